@@ -1,0 +1,221 @@
+"""The partnership's configuration: forces, areas, recipients, thresholds, deadlines.
+
+Everything that differs between areas lives in files under the configuration
+directory, validated once at start-up. An error names the file, the key and the
+problem, so whoever edited it can fix it without reading code.
+
+    hub.toml                  forces and the hashed API keys of their systems
+    areas/<area>.toml         one file per local authority
+    education-settings.csv    the Operation Encompass directory (URN -> Key Adult)
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import tomllib
+from datetime import time
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError, model_validator
+
+Pathway = Literal["MARAC", "IDVA", "COMMUNITY_ADVOCACY", "YOUNG_PEOPLE", "ADULT_SAFEGUARDING",
+                  "ENCOMPASS", "MASH_IDVA", "MATAC"]
+MaracCriterion = Literal["visible_high_risk", "professional_judgement",
+                         "potential_escalation", "repeat_marac"]
+# Agency roles an area names a recipient for. Education settings come from the directory.
+RecipientRole = Literal["MARAC", "IDVA", "COMMUNITY_ADVOCACY", "YOUNG_PEOPLE",
+                        "ADULT_SAFEGUARDING", "MASH_IDVA", "MATAC",
+                        "ENCOMPASS_FALLBACK", "HOME_EDUCATION"]
+EDUCATION_SETTINGS_TOPIC = "recipient.education-settings.v1"
+
+
+class ConfigError(Exception):
+    """A configuration file is missing or wrong; the message names file, key and problem."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Force(_Strict):
+    name: str
+    api_key_sha256: list[str] = Field(min_length=1)
+
+
+class Recipient(_Strict):
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{1,62}$")
+    name: str
+    email: EmailStr
+
+    @property
+    def topic(self) -> str:
+        return f"recipient.{self.id}.v1"
+
+
+class Deadline(_Strict):
+    """Exactly one of: N working days, N calendar hours, N calendar days, next school day."""
+    working_days: int | None = Field(default=None, ge=1)
+    hours: int | None = Field(default=None, ge=1)
+    days: int | None = Field(default=None, ge=1)
+    next_school_day: bool = False
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Deadline:
+        chosen = [self.working_days, self.hours, self.days, self.next_school_day or None]
+        if sum(v is not None for v in chosen) != 1:
+            raise ValueError("give exactly one of working_days, hours, days, next_school_day")
+        return self
+
+
+class RiskThresholds(_Strict):
+    dash_high: int = Field(default=14, ge=0, le=27)
+    dash_medium: int = Field(default=10, ge=0, le=27)
+    merit_high_score: int = Field(default=72, ge=0)
+
+
+class Windows(_Strict):
+    escalation_incidents: int = Field(default=3, ge=2)
+    escalation_days: int = Field(default=365, ge=1)
+    repeat_marac_days: int = Field(default=365, ge=1)
+    older_victim_age: int = Field(default=65, ge=18)
+
+
+class Area(_Strict):
+    gss_code: str = Field(pattern=r"^[EWSN]\d{8}$")
+    name: str
+    force: str
+    marac_criteria: list[MaracCriterion] = Field(min_length=1)
+    working_day_starts: time = time(9, 0)
+    school_day_starts: time = time(9, 0)
+    protective_notice_hours: int = Field(default=24, ge=1)
+    risk: RiskThresholds = RiskThresholds()
+    windows: Windows = Windows()
+    deadlines: dict[Pathway, Deadline]
+    recipients: dict[RecipientRole, Recipient]
+
+    @model_validator(mode="after")
+    def _complete(self) -> Area:
+        missing_deadlines = set(Pathway.__args__) - set(self.deadlines)
+        missing_recipients = set(RecipientRole.__args__) - set(self.recipients)
+        if missing_deadlines:
+            raise ValueError(f"deadlines missing for {sorted(missing_deadlines)}")
+        if missing_recipients:
+            raise ValueError(f"recipients missing for {sorted(missing_recipients)}")
+        return self
+
+
+class EducationSetting(_Strict):
+    urn: str = Field(pattern=r"^\d{6,7}$")
+    name: str
+    local_authority: str
+    key_adult_email: EmailStr
+
+    @property
+    def recipient_id(self) -> str:
+        return f"setting-{self.urn}"
+
+
+class HubConfig(_Strict):
+    version: str
+    forces: dict[str, Force]
+    areas: dict[str, Area]
+    education_settings: dict[str, EducationSetting]
+
+    def agency(self, recipient_id: str) -> Recipient | None:
+        for area in self.areas.values():
+            for recipient in area.recipients.values():
+                if recipient.id == recipient_id:
+                    return recipient
+        return None
+
+    def topic_for(self, recipient_id: str) -> str:
+        """Agencies have a topic each; schools share one until they get email (issue 4)."""
+        agency = self.agency(recipient_id)
+        return agency.topic if agency else EDUCATION_SETTINGS_TOPIC
+
+    def recipient_topics(self) -> list[str]:
+        agencies = {r.topic for a in self.areas.values() for r in a.recipients.values()}
+        return sorted(agencies | {EDUCATION_SETTINGS_TOPIC})
+
+    def force_for_api_key(self, api_key: str) -> str | None:
+        digest = hashlib.sha256(api_key.encode()).hexdigest()
+        for force_id, force in self.forces.items():
+            if digest in force.api_key_sha256:
+                return force_id
+        return None
+
+
+def _parse(model: type[BaseModel], path: Path, data: dict, prefix: str = "") -> BaseModel:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError("\n".join(
+            f"{path}: {prefix}{'.'.join(map(str, e['loc'])) or '(top level)'}: {e['msg']}"
+            for e in exc.errors())) from None
+
+
+def _read_toml(path: Path) -> dict:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: file not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+
+
+def _read_settings(path: Path) -> dict[str, EducationSetting]:
+    if not path.exists():
+        raise ConfigError(f"{path}: file not found")
+    settings = {}
+    with path.open(newline="", encoding="utf-8") as handle:
+        for line, row in enumerate(csv.DictReader(handle), start=2):
+            setting = _parse(EducationSetting, path, row, prefix=f"line {line}: ")
+            if setting.urn in settings:
+                raise ConfigError(f"{path}: line {line}: urn: {setting.urn} is listed twice")
+            settings[setting.urn] = setting
+    return settings
+
+
+def _version(files: list[Path]) -> str:
+    """Content hash of every file read: recorded on each referral it produced."""
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return "sha256:" + digest.hexdigest()[:16]
+
+
+def load_config(config_dir: Path) -> HubConfig:
+    hub_path = config_dir / "hub.toml"
+    hub = _read_toml(hub_path)
+    forces = {name: _parse(Force, hub_path, raw, prefix=f"forces.{name}.")
+              for name, raw in hub.get("forces", {}).items()}
+    if not forces:
+        raise ConfigError(f"{hub_path}: forces: at least one force is required")
+    area_paths = sorted((config_dir / "areas").glob("*.toml"))
+    if not area_paths:
+        raise ConfigError(f"{config_dir / 'areas'}: no area files (*.toml)")
+    areas: dict[str, Area] = {}
+    for path in area_paths:
+        area = _parse(Area, path, _read_toml(path))
+        if area.force not in forces:
+            raise ConfigError(f"{path}: force: '{area.force}' is not a force in {hub_path}")
+        if area.gss_code in areas:
+            raise ConfigError(f"{path}: gss_code: {area.gss_code} is already configured")
+        areas[area.gss_code] = area
+    settings_path = config_dir / "education-settings.csv"
+    settings = _read_settings(settings_path)
+    config = HubConfig(version=_version([hub_path, *area_paths, settings_path]),
+                       forces=forces, areas=areas, education_settings=settings)
+    _check_unique_recipient_ids(config, config_dir)
+    return config
+
+
+def _check_unique_recipient_ids(config: HubConfig, config_dir: Path) -> None:
+    owners: dict[str, tuple[str, str]] = {}
+    for area in config.areas.values():
+        for role, recipient in area.recipients.items():
+            owner = owners.setdefault(recipient.id, (area.name, recipient.name))
+            if owner[1] != recipient.name:
+                raise ConfigError(f"{config_dir / 'areas'}: recipients.{role}.id: '{recipient.id}' "
+                                  f"names two different recipients ({owner[1]!r}, {recipient.name!r})")

@@ -1,0 +1,116 @@
+"""The incident notification: the hub's input contract (shared/spec/incident-notification.md).
+
+Field names are the JSON names of the spec and must not change without a new
+schema_version. Parsing is strict (no numbers where text is due, no unknown fields)
+because a silently ignored misspelt field could send a victim down the wrong pathway.
+"""
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+UK = ZoneInfo("Europe/London")
+Gender = Literal["female", "male", "other", "unknown"]
+Grade = Literal["standard", "medium", "high"]
+Flag = Literal["non_fatal_strangulation", "stalking", "threats_to_kill", "honour_based_abuse",
+               "pregnancy", "separation", "weapons", "coercive_control", "adult_at_risk",
+               "no_recourse_to_public_funds"]
+Setting = Literal["school", "college", "early_years", "home_educated", "none", "unknown"]
+
+
+class _Contract(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class Contact(_Contract):
+    phone: str | None = Field(default=None, pattern=r"^\+?[0-9 ]{6,20}$")
+    email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254)
+    safe_to_contact: bool
+    safe_contact_notes: str | None = Field(default=None, max_length=2000)
+
+
+class Victim(_Contract):
+    person_id: str = Field(min_length=1, max_length=64)
+    given_name: str = Field(min_length=1, max_length=200)
+    family_name: str = Field(min_length=1, max_length=200)
+    date_of_birth: date
+    gender: Gender
+    contact: Contact
+    postcode: str | None = Field(default=None,
+                                 pattern=r"^(?i:[A-Z]{1,2}[0-9][A-Z0-9]? ?[0-9][A-Z]{2})$")
+
+
+class Perpetrator(_Contract):
+    person_id: str = Field(min_length=1, max_length=64)
+    date_of_birth: date | None = None
+    gender: Gender = "unknown"
+    relationship: Literal["partner", "ex_partner", "family_member", "other"]
+
+
+class Risk(_Contract):
+    tool: Literal["DASH", "DARA", "MERIT", "NONE"]
+    dash_yes_count: int | None = Field(default=None, ge=0, le=27)
+    merit_score: int | None = Field(default=None, ge=0)
+    merit_grade: Literal["gold", "silver", "bronze"] | None = None
+    officer_grade: Grade | None = None
+    professional_judgement: bool = False
+    professional_judgement_reason: str | None = Field(default=None, max_length=2000)
+
+
+class ProtectiveNotice(_Contract):
+    type: Literal["DVPN", "DVPO", "DAPN", "DAPO"]
+    issued_at: AwareDatetime
+    expires_at: AwareDatetime
+
+
+class Education(_Contract):
+    setting: Setting
+    urn: str | None = Field(default=None, pattern=r"^[0-9]{6,7}$")
+
+
+class Child(_Contract):
+    person_id: str = Field(min_length=1, max_length=64)
+    given_name: str = Field(min_length=1, max_length=200)
+    family_name: str = Field(min_length=1, max_length=200)
+    date_of_birth: date
+    present: bool
+    resides_with: list[Literal["victim", "perpetrator"]] = Field(max_length=2)
+    education: Education
+
+
+class Incident(_Contract):
+    schema_version: Literal[1]
+    incident_id: str = Field(min_length=1, max_length=64)
+    force: str = Field(min_length=1, max_length=64)
+    local_authority: str = Field(pattern=r"^[EWSN][0-9]{8}$")
+    reported_at: AwareDatetime
+    occurred_at: AwareDatetime | None = None
+    victim: Victim
+    perpetrator: Perpetrator | None = None
+    risk: Risk
+    flags: list[Flag] = Field(default_factory=list, max_length=20)
+    protective_notice: ProtectiveNotice | None = None
+    children: list[Child] = Field(default_factory=list, max_length=30)
+    consent_to_share: bool
+
+    @property
+    def key(self) -> str:
+        """The victim's partition key: keeps one victim's incidents in order on every topic."""
+        return f"{self.force}:{self.victim.person_id}"
+
+    @property
+    def reference(self) -> str:
+        """Unique across forces: the same incident sent twice has the same reference."""
+        return f"{self.force}/{self.incident_id}"
+
+    @property
+    def reported_date(self) -> date:
+        """Ages are counted on the UK calendar day of the report."""
+        return self.reported_at.astimezone(UK).date()
+
+
+def age_on(born: date, on: date) -> int:
+    return on.year - born.year - ((on.month, on.day) < (born.month, born.day))

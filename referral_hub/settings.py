@@ -1,0 +1,54 @@
+"""Process settings: where Kafka is, how to reach it, where the configuration lives.
+
+Read from the environment (prefix ``RH_``) by pydantic-settings, so a production
+cluster with SASL/TLS is a change of environment, never of code.
+"""
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class KafkaSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="RH_KAFKA_", frozen=True)
+
+    bootstrap_servers: str = "127.0.0.1:9092"
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    sasl_username: str | None = None
+    sasl_password: str | None = Field(default=None, repr=False)
+    ssl_cafile: Path | None = None
+    topic_partitions: int = Field(default=3, ge=1)
+    topic_replication_factor: int = Field(default=1, ge=1)
+
+    def confluent(self) -> dict[str, str]:
+        """Connection settings in librdkafka's vocabulary (confluent-kafka)."""
+        conf = {"bootstrap.servers": self.bootstrap_servers,
+                "security.protocol": self.security_protocol}
+        if self.sasl_mechanism:
+            conf |= {"sasl.mechanism": self.sasl_mechanism,
+                     "sasl.username": self.sasl_username or "",
+                     "sasl.password": self.sasl_password or ""}
+        if self.ssl_cafile:
+            conf["ssl.ca.location"] = str(self.ssl_cafile)
+        return conf
+
+
+class HubSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="RH_", frozen=True)
+
+    config_dir: Path = REPO_ROOT / "config"
+    schema_dir: Path = REPO_ROOT / "schemas" / "avro"
+    ingest_host: str = "127.0.0.1"
+    ingest_port: int = 8080
+    router_host: str = "127.0.0.1"
+    router_port: int = 8081
+    notify_host: str = "127.0.0.1"
+    notify_port: int = 8082
+    max_body_bytes: int = Field(default=256 * 1024, ge=1024)
+    state_dir: Path = REPO_ROOT / ".run" / "state"
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
