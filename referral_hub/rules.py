@@ -35,6 +35,14 @@ class History:
     def has(self, reference: str) -> bool:
         return any(prior.reference == reference for prior in self.incidents)
 
+    def after(self, incident: Incident, decisions: list[Decision]) -> History:
+        """The history the next incident sees: this one added, unless it was already known."""
+        if self.has(incident.reference):
+            return self
+        referred = any(d.pathway == "MARAC" for d in decisions)
+        return History((*self.incidents,
+                        PriorIncident(incident.reference, incident.reported_at, referred)))
+
 
 @dataclass(frozen=True)
 class Decision:

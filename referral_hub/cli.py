@@ -1,0 +1,59 @@
+"""The `referral-hub` command: one subcommand per service, plus the offline rules."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .config import ConfigError, load_config
+from .logs import configure_logging
+from .settings import HubSettings
+
+SERVICES = ("ingest", "router", "notify")
+
+
+def _service(name: str, settings: HubSettings) -> int:
+    configure_logging(name, settings.log_level)
+    config = load_config(settings.config_dir)
+    if name == "ingest":
+        from services.ingest.main import run
+    elif name == "router":
+        from services.router.main import run
+    else:
+        from services.notify.main import run
+    run(settings, config)
+    return 0
+
+
+def _route(args: argparse.Namespace, settings: HubSettings) -> int:
+    from .route import route_lines
+    config = load_config(args.config or settings.config_dir)
+    return route_lines(sys.stdin, sys.stdout, sys.stderr, config)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="referral-hub", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    for name in SERVICES:
+        commands.add_parser(name, help=f"run the {name} service (settings from RH_* variables)")
+    route = commands.add_parser("route", help="apply the pathway rules to JSON Lines on stdin")
+    route.add_argument("--config", type=Path, help="configuration directory (default: the example)")
+    for name, text in (("up", "start the local broker and all services until interrupted"),
+                       ("demo", "run the hub on the local broker with the sample incidents")):
+        commands.add_parser(name, help=text)
+    args = parser.parse_args(argv)
+    settings = HubSettings()
+    try:
+        if args.command in SERVICES:
+            return _service(args.command, settings)
+        if args.command == "route":
+            return _route(args, settings)
+        from . import stack
+        return stack.up(settings) if args.command == "up" else stack.demo(settings)
+    except ConfigError as exc:
+        print(f"configuration error:\n{exc}", file=sys.stderr)
+        return 78  # EX_CONFIG
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,54 @@
+"""confluent-kafka producers, consumers and topic administration, configured from settings."""
+from __future__ import annotations
+
+import uuid
+
+from confluent_kafka import Consumer, KafkaException, Producer
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from .settings import KafkaSettings
+
+
+def make_producer(settings: KafkaSettings) -> Producer:
+    # acks=all with idempotence: an accepted notification is on the broker, once.
+    return Producer(settings.confluent() | {"acks": "all", "enable.idempotence": True,
+                                            "linger.ms": 5})
+
+
+def produce_and_wait(producer: Producer, topic: str, key: str, value: bytes,
+                     timeout: float = 10.0) -> None:
+    """Write one record and return only once the broker has it (raise otherwise)."""
+    failures = []
+
+    def on_delivery(err, _msg):
+        if err is not None:
+            failures.append(err)
+
+    producer.produce(topic, key=key.encode(), value=value, on_delivery=on_delivery)
+    if producer.flush(timeout) or failures:
+        raise KafkaException(failures[0] if failures else f"no acknowledgement from {topic}")
+
+
+def make_consumer(settings: KafkaSettings, group_id: str | None = None) -> Consumer:
+    """A consumer that commits only when told (at-least-once). No group: read-only replay."""
+    return Consumer(settings.confluent() | {
+        "group.id": group_id or f"referral-hub-reader-{uuid.uuid4()}",
+        "auto.offset.reset": "earliest",
+        "enable.auto.commit": False,
+        "enable.partition.eof": False,
+    })
+
+
+def ensure_topics(settings: KafkaSettings, names: list[str] | tuple[str, ...]) -> None:
+    """Create whichever topics do not exist yet; the broker does not auto-create them."""
+    admin = AdminClient(settings.confluent())
+    existing = set(admin.list_topics(timeout=15).topics)
+    wanted = [NewTopic(name, num_partitions=settings.topic_partitions,
+                       replication_factor=settings.topic_replication_factor)
+              for name in names if name not in existing]
+    for name, future in (admin.create_topics(wanted) if wanted else {}).items():
+        try:
+            future.result(timeout=30)
+        except KafkaException as exc:
+            if exc.args[0].name() != "TOPIC_ALREADY_EXISTS":  # a sibling service won the race
+                raise

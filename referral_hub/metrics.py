@@ -1,0 +1,29 @@
+"""Prometheus metrics. Labels are bounded sets (pathway codes, area codes, fixed reasons),
+never person data or free text."""
+from prometheus_client import Counter, Histogram
+
+# Minutes to weeks: Encompass is due within hours, MATAC within 28 days.
+CONTACT_BUCKETS = tuple(s * 60 for s in (1, 5, 15, 30, 60, 120, 240, 480, 720, 1440,
+                                         2 * 1440, 3 * 1440, 7 * 1440, 14 * 1440, 28 * 1440))
+
+INCIDENTS_ACCEPTED = Counter("referral_hub_incidents_accepted_total",
+                             "Notifications accepted onto incidents.v1", ["source", "area"])
+INCIDENTS_REFUSED = Counter("referral_hub_incidents_refused_total",
+                            "Notifications refused (kept on incidents.dlq.v1 unless unauthenticated)",
+                            ["source", "reason"])
+DEAD_LETTERS = Counter("referral_hub_dead_letters_total",
+                       "Records written to incidents.dlq.v1", ["source"])
+REFERRALS = Counter("referral_hub_referrals_total", "Referral decisions made",
+                    ["pathway", "area"])
+DUPLICATE_INCIDENTS = Counter("referral_hub_duplicate_incidents_total",
+                              "Incidents seen again (same force and id) and ignored")
+DELIVERIES = Counter("referral_hub_deliveries_total", "Referrals delivered to recipients",
+                     ["pathway", "area"])
+CONTACT_EVENTS = Counter("referral_hub_contact_events_total",
+                         "Events reported on referrals", ["type"])
+TIME_TO_NOTIFY = Histogram("referral_hub_time_to_notify_seconds",
+                           "reported_at to delivery to the recipient", ["pathway", "area"],
+                           buckets=CONTACT_BUCKETS)
+TIME_TO_CONTACT = Histogram("referral_hub_time_to_contact_seconds",
+                            "reported_at to first safe_contact_made (acknowledged for ENCOMPASS)",
+                            ["pathway", "area"], buckets=CONTACT_BUCKETS)

@@ -1,0 +1,70 @@
+"""What the faust services (router, notify) share: app settings, raw topics, web pages."""
+from __future__ import annotations
+
+import ssl
+
+import faust
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from .settings import HubSettings, KafkaSettings
+
+
+def faust_app(app_id: str, kafka: KafkaSettings, host: str, port: int) -> faust.App:
+    app = faust.App(
+        app_id,
+        broker=[f"kafka://{server}" for server in kafka.bootstrap_servers.split(",")],
+        broker_credentials=_credentials(kafka),
+        # at_least_once with idempotent consumers; faust's exactly_once has long-open bugs.
+        processing_guarantee="at_least_once",
+        producer_acks=-1,
+        consumer_auto_offset_reset="earliest",
+        store="memory://",
+        topic_partitions=kafka.topic_partitions,
+        topic_replication_factor=kafka.topic_replication_factor,
+        topic_allow_declare=True,
+        web_bind=host, web_host=host, web_port=port,
+        web_enabled=True,
+    )
+
+    @app.page("/healthz")
+    async def healthz(web, request):
+        return web.json({"status": "ok"})
+
+    @app.page("/metrics")
+    async def metrics(web, request):
+        return web.bytes(generate_latest(), content_type=CONTENT_TYPE_LATEST)
+
+    return app
+
+
+def raw_topic(app: faust.App, name: str) -> faust.TopicT:
+    """Our topics carry Avro bytes; the services decode them with AvroCodec."""
+    return app.topic(name, key_type=bytes, value_type=bytes,
+                     key_serializer="raw", value_serializer="raw")
+
+
+def _credentials(kafka: KafkaSettings):
+    context = None
+    if kafka.security_protocol in ("SSL", "SASL_SSL"):
+        context = ssl.create_default_context(
+            cafile=str(kafka.ssl_cafile) if kafka.ssl_cafile else None)
+    if kafka.sasl_mechanism:
+        if kafka.sasl_mechanism == "PLAIN":
+            return faust.SASLCredentials(username=kafka.sasl_username,
+                                         password=kafka.sasl_password, ssl_context=context)
+        return faust.SASLCredentials(username=kafka.sasl_username, password=kafka.sasl_password,
+                                     mechanism=kafka.sasl_mechanism, ssl_context=context)
+    return faust.SSLCredentials(context) if context else None
+
+
+async def send_and_wait(topic: faust.TopicT, key: str, value: bytes) -> None:
+    """Return once the broker has the record, so state saved after it never runs ahead."""
+    pending = await topic.send(key=key.encode(), value=value)
+    await pending
+
+
+def run_worker(app: faust.App, settings: HubSettings) -> None:
+    """Run a faust worker in this process with our logging left in place."""
+    worker = faust.Worker(app, loglevel=settings.log_level.upper(), override_logging=False,
+                          redirect_stdouts=False, quiet=True)
+    worker.execute_from_commandline()

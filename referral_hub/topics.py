@@ -1,0 +1,8 @@
+"""Topic names. Recipient topics come from configuration (see HubConfig.recipient_topics)."""
+INCIDENTS_RAW = "incidents.raw.v1"    # JSON from police systems that publish to Kafka
+INCIDENTS = "incidents.v1"            # validated notifications, Avro, key force:victim
+INCIDENTS_DLQ = "incidents.dlq.v1"    # refused input with every reason
+REFERRALS = "referrals.v1"            # every referral decision, key force:victim
+CONTACTS = "contacts.v1"              # delivered and what recipients report, key referral_id
+
+CORE_TOPICS = (INCIDENTS_RAW, INCIDENTS, INCIDENTS_DLQ, REFERRALS, CONTACTS)

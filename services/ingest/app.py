@@ -1,0 +1,162 @@
+"""The hub's HTTP API: police notifications in, recipients' contact reports back.
+
+POST /v1/incidents                      202 accepted, 401 no valid key, 413 too large, 422 refused
+POST /v1/referrals/{referral_id}/events 202 recorded, 404 unknown referral, 422 bad event
+GET  /healthz, /metrics, /docs, /openapi.json
+"""
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+from datetime import datetime
+from typing import Literal
+
+from fastapi import Depends, FastAPI, HTTPException, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import AwareDatetime, BaseModel, ConfigDict
+
+from referral_hub.incident import Incident
+from referral_hub.kafka import produce_and_wait
+from referral_hub.logs import get_logger
+from referral_hub.metrics import CONTACT_EVENTS, INCIDENTS_REFUSED
+from referral_hub.records import contact_event
+from referral_hub.topics import CONTACTS
+from referral_hub.validation import Problem, Refused
+
+from .intake import Intake
+from .raw_topic import RawTopicValidator
+from .referral_index import ReferralIndex
+
+log = get_logger()
+HTTP = "http"
+REPORTABLE = Literal["acknowledged", "contact_attempted", "safe_contact_made",
+                     "unable_to_contact", "declined"]
+
+
+class Accepted(BaseModel):
+    incident_id: str
+    status: Literal["accepted"] = "accepted"
+
+
+class FieldProblem(BaseModel):
+    path: str
+    problem: str
+
+
+class RefusedBody(BaseModel):
+    detail: list[FieldProblem]
+
+
+class ContactReport(BaseModel):
+    """What a recipient reports about a referral. `delivered` is the hub's own record."""
+    model_config = ConfigDict(extra="forbid")
+    type: REPORTABLE
+    at: AwareDatetime
+
+
+class Recorded(BaseModel):
+    event_id: str
+    status: Literal["recorded"] = "recorded"
+
+
+def _refused(problems: list[Problem], status: int = 422) -> JSONResponse:
+    return JSONResponse({"detail": [p.as_dict() for p in problems]}, status_code=status)
+
+
+def create_app(intake: Intake, index: ReferralIndex, raw: RawTopicValidator | None) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(_app):
+        index.start()
+        if raw:
+            raw.start()
+        yield
+        if raw:
+            raw.stop()
+        index.stop()
+
+    app = FastAPI(title="Referral hub API", version="1", lifespan=lifespan)
+    bearer = HTTPBearer(auto_error=False)
+
+    def authenticated_force(credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> str:
+        force = credentials and intake.config.force_for_api_key(credentials.credentials)
+        if not force:
+            INCIDENTS_REFUSED.labels(HTTP, "unauthenticated").inc()
+            raise HTTPException(401, "a valid API key is required: Authorization: Bearer <key>",
+                                headers={"WWW-Authenticate": "Bearer"})
+        return force
+
+    @app.exception_handler(RequestValidationError)
+    async def field_problems(_request, exc: RequestValidationError):
+        return _refused([Problem(".".join(str(p) for p in e["loc"][1:]) or "(body)", e["msg"])
+                         for e in exc.errors()])
+
+    @app.post("/v1/incidents", status_code=202, response_model=Accepted,
+              responses={401: {}, 413: {"model": RefusedBody}, 422: {"model": RefusedBody}},
+              openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
+                  "schema": {"$ref": "#/components/schemas/IncidentNotification"}}}}})
+    async def post_incident(request: Request, force: str = Depends(authenticated_force)):
+        """Take one incident notification (shared/spec/incident-notification.md)."""
+        limit = intake.settings.max_body_bytes
+        body, size = b"", 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size <= limit:
+                body += chunk
+        if size > limit:
+            problem = Problem("(body)", f"is {size} bytes; the limit is {limit}")
+            # Kept without its payload: over the limit is over what the topic should hold.
+            await run_in_threadpool(intake.refuse, HTTP, [problem], None, size, force, "too_large")
+            return _refused([problem], 413)
+        try:
+            incident = await run_in_threadpool(intake.take, body, HTTP, force)
+        except Refused as refused:
+            return _refused(refused.problems)
+        return Accepted(incident_id=incident.incident_id)
+
+    @app.post("/v1/referrals/{referral_id}/events", status_code=202, response_model=Recorded,
+              responses={404: {}, 422: {"model": RefusedBody}})
+    async def post_contact(referral_id: str, report: ContactReport):
+        """Record what a recipient did about a referral."""
+        referral = index.get(referral_id)
+        if referral is None:
+            raise HTTPException(404, "no such referral")
+        if report.at < referral["reported_at"]:
+            return _refused([Problem("at", "is before the incident was reported")])
+        event = contact_event(referral, report.type, report.at)
+        await run_in_threadpool(produce_and_wait, intake.producer, CONTACTS, referral_id,
+                                intake.codec.encode("contact-event", event))
+        CONTACT_EVENTS.labels(report.type).inc()
+        log.info("contact_recorded", referral_id=referral_id, event_id=event["event_id"],
+                 status=report.type)
+        return Recorded(event_id=event["event_id"])
+
+    @app.get("/healthz")
+    async def healthz():
+        return {"status": "ok"}
+
+    @app.get("/metrics")
+    async def metrics():
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    _document_incident_schema(app)
+    return app
+
+
+def _document_incident_schema(app: FastAPI) -> None:
+    """Publish the incident contract in the OpenAPI document (the body is read raw)."""
+    original = app.openapi
+
+    def openapi():
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = original()
+        definitions = Incident.model_json_schema(ref_template="#/components/schemas/{model}")
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        components.update(definitions.pop("$defs", {}))
+        components["IncidentNotification"] = definitions
+        return schema
+
+    app.openapi = openapi

@@ -1,0 +1,60 @@
+"""Accepting or refusing one notification, whichever way it arrived.
+
+Accepted: one Avro record on incidents.v1, keyed by victim. Refused: one record on the
+dead-letter topic with every problem and the payload, and a count. Nothing in between.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from confluent_kafka import Producer
+
+from referral_hub.avro import AvroCodec
+from referral_hub.config import HubConfig
+from referral_hub.incident import Incident
+from referral_hub.kafka import produce_and_wait
+from referral_hub.logs import get_logger
+from referral_hub.metrics import DEAD_LETTERS, INCIDENTS_ACCEPTED, INCIDENTS_REFUSED
+from referral_hub.records import dead_letter
+from referral_hub.settings import HubSettings
+from referral_hub.topics import INCIDENTS, INCIDENTS_DLQ
+from referral_hub.validation import Problem, Refused, parse_incident
+
+log = get_logger()
+
+
+@dataclass
+class Intake:
+    settings: HubSettings
+    config: HubConfig
+    codec: AvroCodec
+    producer: Producer
+
+    def take(self, body: bytes, source: str, force: str | None = None) -> Incident:
+        """Validate and publish; raise Refused (after dead-lettering) when it cannot be taken.
+
+        `force` is the force an API key authenticated; the body must name the same one.
+        """
+        try:
+            incident = parse_incident(body, self.config)
+            if force is not None and incident.force != force:
+                raise Refused([Problem("force", "does not match the force of the API key")])
+        except Refused as refused:
+            self.refuse(source, refused.problems, body, len(body), force, reason="invalid")
+            raise
+        produce_and_wait(self.producer, INCIDENTS, incident.key,
+                         self.codec.encode("incident", incident.model_dump()))
+        INCIDENTS_ACCEPTED.labels(source, incident.local_authority).inc()
+        log.info("incident_accepted", incident_ref=incident.reference, source=source,
+                 area=incident.local_authority)
+        return incident
+
+    def refuse(self, source: str, problems: list[Problem], payload: bytes | None,
+               size: int, force: str | None, reason: str) -> None:
+        record = dead_letter(source, problems, payload, size, force)
+        produce_and_wait(self.producer, INCIDENTS_DLQ, force or "unknown",
+                         self.codec.encode("dead-letter", record))
+        INCIDENTS_REFUSED.labels(source, reason).inc()
+        DEAD_LETTERS.labels(source).inc()
+        log.warning("incident_refused", source=source, reason=reason,
+                    paths=[p.path for p in problems])

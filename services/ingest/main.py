@@ -1,0 +1,27 @@
+"""`referral-hub ingest`: wire the HTTP API, the raw-topic validator and the referral index."""
+from __future__ import annotations
+
+import uvicorn
+
+from referral_hub.avro import AvroCodec
+from referral_hub.config import HubConfig
+from referral_hub.kafka import ensure_topics, make_producer
+from referral_hub.logs import get_logger
+from referral_hub.settings import HubSettings
+from referral_hub.topics import CORE_TOPICS
+
+from .app import create_app
+from .intake import Intake
+from .raw_topic import RawTopicValidator
+from .referral_index import ReferralIndex
+
+
+def run(settings: HubSettings, config: HubConfig) -> None:
+    ensure_topics(settings.kafka, CORE_TOPICS)
+    codec = AvroCodec(settings.schema_dir)
+    intake = Intake(settings, config, codec, make_producer(settings.kafka))
+    app = create_app(intake, ReferralIndex(settings.kafka, codec), RawTopicValidator(intake))
+    get_logger().info("ingest_starting", host=settings.ingest_host, port=settings.ingest_port,
+                      config_version=config.version)
+    uvicorn.run(app, host=settings.ingest_host, port=settings.ingest_port,
+                log_config=None, access_log=False)

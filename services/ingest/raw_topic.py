@@ -1,0 +1,49 @@
+"""Validates JSON notifications that police systems publish to incidents.raw.v1.
+
+Exactly the checks of the HTTP API: valid ones go to incidents.v1, refused ones to the
+dead-letter topic with every reason. The offset is committed only after the result is
+on the broker, so a crash re-reads rather than loses (at-least-once; the router ignores
+an incident it has already seen).
+"""
+from __future__ import annotations
+
+import threading
+
+from referral_hub.kafka import make_consumer
+from referral_hub.logs import get_logger
+from referral_hub.topics import INCIDENTS_RAW
+
+from .intake import Intake
+
+log = get_logger()
+GROUP_ID = "referral-hub-ingest-raw"
+
+
+class RawTopicValidator:
+    def __init__(self, intake: Intake):
+        self._intake = intake
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._follow, name="raw-topic", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _follow(self) -> None:
+        consumer = make_consumer(self._intake.settings.kafka, GROUP_ID)
+        consumer.subscribe([INCIDENTS_RAW])
+        try:
+            while not self._stop.is_set():
+                message = consumer.poll(0.5)
+                if message is None or message.error():
+                    continue
+                self._intake.take(message.value() or b"", source=INCIDENTS_RAW)
+                consumer.commit(message=message, asynchronous=False)
+        except Exception:
+            log.exception("raw_topic_validator_failed")
+            raise
+        finally:
+            consumer.close()

@@ -1,0 +1,55 @@
+"""Notify: delivers each referral on referrals.v1 to its recipient and records `delivered`.
+
+Delivery here is the recipient's own Kafka topic (webhooks and email are issue 4). A faust
+table keyed like referrals.v1 (force:victim) remembers which referral ids were delivered,
+so a replayed referral is not delivered twice; the record is kept only after the broker
+has both the delivery and the `delivered` event.
+"""
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import faust
+
+from referral_hub.avro import AvroCodec
+from referral_hub.config import HubConfig
+from referral_hub.logs import get_logger
+from referral_hub.metrics import DELIVERIES, TIME_TO_NOTIFY
+from referral_hub.records import contact_event
+from referral_hub.settings import HubSettings
+from referral_hub.streaming import faust_app, raw_topic, send_and_wait
+from referral_hub.topics import CONTACTS, REFERRALS
+
+log = get_logger()
+APP_ID = "referral-hub-notify"
+
+
+def create_app(settings: HubSettings, config: HubConfig, codec: AvroCodec) -> faust.App:
+    app = faust_app(APP_ID, settings.kafka, settings.notify_host, settings.notify_port)
+    referrals = raw_topic(app, REFERRALS)
+    contacts = raw_topic(app, CONTACTS)
+    recipient_topics = {name: raw_topic(app, name) for name in config.recipient_topics()}
+    delivered = app.Table("delivered-referrals", default=list)
+
+    @app.agent(referrals)
+    async def deliver(stream):
+        async for key, value in stream.items():
+            victim_key = key.decode()
+            referral = codec.decode("referral", value)
+            referral_id = referral["referral_id"]
+            if referral_id in delivered[victim_key]:
+                log.info("referral_already_delivered", referral_id=referral_id)
+                continue
+            topic_name = config.topic_for(referral["recipient"])
+            await send_and_wait(recipient_topics[topic_name], victim_key, value)
+            now = datetime.now(UTC)
+            await send_and_wait(contacts, referral_id, codec.encode(
+                "contact-event", contact_event(referral, "delivered", now)))
+            delivered[victim_key] = [*delivered[victim_key], referral_id]
+            labels = (referral["pathway"], referral["area"])
+            DELIVERIES.labels(*labels).inc()
+            TIME_TO_NOTIFY.labels(*labels).observe((now - referral["reported_at"]).total_seconds())
+            log.info("referral_delivered", referral_id=referral_id, pathway=referral["pathway"],
+                     recipient=referral["recipient"], topic=topic_name)
+
+    return app

@@ -1,0 +1,14 @@
+"""`referral-hub notify`: the faust worker that delivers referrals to recipients."""
+from referral_hub.avro import AvroCodec
+from referral_hub.config import HubConfig
+from referral_hub.kafka import ensure_topics
+from referral_hub.settings import HubSettings
+from referral_hub.streaming import run_worker
+from referral_hub.topics import CORE_TOPICS
+
+from .app import create_app
+
+
+def run(settings: HubSettings, config: HubConfig) -> None:
+    ensure_topics(settings.kafka, [*CORE_TOPICS, *config.recipient_topics()])
+    run_worker(create_app(settings, config, AvroCodec(settings.schema_dir)), settings)
