@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "route":
             return _route(args, settings)
         from . import stack
-        return stack.up(settings) if args.command == "up" else stack.demo(settings)
+        return stack.up() if args.command == "up" else stack.demo()
     except ConfigError as exc:
         print(f"configuration error:\n{exc}", file=sys.stderr)
         return 78  # EX_CONFIG

@@ -1,6 +1,7 @@
 """confluent-kafka producers, consumers and topic administration, configured from settings."""
 from __future__ import annotations
 
+import logging
 import uuid
 
 from confluent_kafka import Consumer, KafkaException, Producer
@@ -9,10 +10,17 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from .settings import KafkaSettings
 
 
+LIBRDKAFKA_LOG = logging.getLogger("librdkafka")  # its lines join our JSON logs
+
+
+def _client_config(settings: KafkaSettings) -> dict:
+    return settings.confluent() | {"logger": LIBRDKAFKA_LOG}
+
+
 def make_producer(settings: KafkaSettings) -> Producer:
     # acks=all with idempotence: an accepted notification is on the broker, once.
-    return Producer(settings.confluent() | {"acks": "all", "enable.idempotence": True,
-                                            "linger.ms": 5})
+    return Producer(_client_config(settings) | {"acks": "all", "enable.idempotence": True,
+                                                "linger.ms": 5})
 
 
 def produce_and_wait(producer: Producer, topic: str, key: str, value: bytes,
@@ -31,7 +39,7 @@ def produce_and_wait(producer: Producer, topic: str, key: str, value: bytes,
 
 def make_consumer(settings: KafkaSettings, group_id: str | None = None) -> Consumer:
     """A consumer that commits only when told (at-least-once). No group: read-only replay."""
-    return Consumer(settings.confluent() | {
+    return Consumer(_client_config(settings) | {
         "group.id": group_id or f"referral-hub-reader-{uuid.uuid4()}",
         "auto.offset.reset": "earliest",
         "enable.auto.commit": False,
@@ -41,7 +49,7 @@ def make_consumer(settings: KafkaSettings, group_id: str | None = None) -> Consu
 
 def ensure_topics(settings: KafkaSettings, names: list[str] | tuple[str, ...]) -> None:
     """Create whichever topics do not exist yet; the broker does not auto-create them."""
-    admin = AdminClient(settings.confluent())
+    admin = AdminClient(_client_config(settings))
     existing = set(admin.list_topics(timeout=15).topics)
     wanted = [NewTopic(name, num_partitions=settings.topic_partitions,
                        replication_factor=settings.topic_replication_factor)

@@ -76,7 +76,7 @@ def configure_logging(service: str, level: str = "info") -> None:
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     # Library chatter below WARNING is noise to an on-call engineer.
-    for noisy in ("faust", "mode", "aiokafka", "uvicorn", "kafka"):
+    for noisy in ("faust", "mode", "aiokafka", "uvicorn", "kafka", "librdkafka"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
     structlog.contextvars.bind_contextvars(service=service)
 

@@ -32,7 +32,8 @@ def faust_app(app_id: str, kafka: KafkaSettings, host: str, port: int) -> faust.
 
     @app.page("/metrics")
     async def metrics(web, request):
-        return web.bytes(generate_latest(), content_type=CONTENT_TYPE_LATEST)
+        # aiohttp refuses a charset inside content_type, so the header is set whole.
+        return web.bytes(generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     return app
 
@@ -67,4 +68,5 @@ def run_worker(app: faust.App, settings: HubSettings) -> None:
     """Run a faust worker in this process with our logging left in place."""
     worker = faust.Worker(app, loglevel=settings.log_level.upper(), override_logging=False,
                           redirect_stdouts=False, quiet=True)
+    worker.spinner = None  # it writes terminal escapes into the JSON log stream
     worker.execute_from_commandline()

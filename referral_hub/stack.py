@@ -1,0 +1,148 @@
+"""The local hub: broker and the three services as child processes.
+
+Used by `make up` (until interrupted), `make demo` (sample incidents, a table, exit) and
+the integration tests (a session fixture), so all three run the hub the same way.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+import httpx
+
+from .settings import REPO_ROOT
+
+BROKER_SCRIPT = REPO_ROOT / "deploy" / "kafka" / "broker.sh"
+SERVICES = ("ingest", "router", "notify")
+
+
+@dataclass
+class LocalBroker:
+    """The project's own Kafka broker (deploy/kafka/broker.sh) on a loopback port."""
+    port: int = 9092
+    controller_port: int = 9093
+    run_dir: Path = REPO_ROOT / ".run" / "kafka"
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def _script(self, command: str) -> None:
+        env = os.environ | {"KAFKA_PORT": str(self.port), "KAFKA_RUN_DIR": str(self.run_dir),
+                            "KAFKA_CONTROLLER_PORT": str(self.controller_port)}
+        subprocess.run(["bash", str(BROKER_SCRIPT), command], env=env, check=True)
+
+    def start(self) -> None:
+        self._script("start")
+
+    def stop(self) -> None:
+        self._script("stop")
+
+    def reset(self) -> None:
+        self._script("reset")
+
+
+@dataclass
+class Services:
+    """The ingest, router and notify processes on loopback, configured through RH_* variables."""
+    broker: LocalBroker
+    ports: tuple[int, int, int] = (8080, 8081, 8082)
+    log_dir: Path | None = None  # None: the services log to this terminal
+    processes: dict[str, subprocess.Popen] = field(default_factory=dict)
+
+    @property
+    def env(self) -> dict[str, str]:
+        ingest, router, notify = self.ports
+        return {"RH_KAFKA_BOOTSTRAP_SERVERS": self.broker.bootstrap, "RH_INGEST_PORT": str(ingest),
+                "RH_ROUTER_PORT": str(router), "RH_NOTIFY_PORT": str(notify)}
+
+    def urls(self) -> dict[str, str]:
+        return {name: f"http://127.0.0.1:{port}" for name, port in zip(SERVICES, self.ports)}
+
+    def start(self, timeout: float = 60.0) -> None:
+        for name in SERVICES:
+            self.start_one(name)
+        self.wait_healthy(timeout)
+
+    def start_one(self, name: str) -> None:
+        output = None
+        if self.log_dir:
+            self.log_dir.mkdir(parents=True, exist_ok=True)
+            output = open(self.log_dir / f"{name}.log", "ab")
+        self.processes[name] = subprocess.Popen(
+            [sys.executable, "-m", "referral_hub.cli", name], env=os.environ | self.env,
+            stdout=output, stderr=output, cwd=REPO_ROOT)
+
+    def wait_healthy(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        for name, url in self.urls().items():
+            while not _healthy(url):
+                process = self.processes.get(name)
+                if process and process.poll() is not None:
+                    raise RuntimeError(f"{name} exited with status {process.returncode}"
+                                       + (f"; see {self.log_dir / (name + '.log')}" if self.log_dir else ""))
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"{name} did not answer {url}/healthz within {timeout:.0f}s")
+                time.sleep(0.3)
+
+    def stop_one(self, name: str, timeout: float = 30.0) -> None:
+        process = self.processes.pop(name, None)
+        if process is None or process.poll() is not None:
+            return
+        process.terminate()
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+    def stop(self) -> None:
+        for name in reversed(SERVICES):
+            self.stop_one(name)
+
+
+def _healthy(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/healthz", timeout=1.0).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+@contextmanager
+def running_hub(broker: LocalBroker, log_dir: Path | None) -> Iterator[Services]:
+    broker.start()
+    services = Services(broker, log_dir=log_dir)
+    try:
+        services.start()
+        yield services
+    finally:
+        services.stop()
+        broker.stop()
+
+
+def up() -> int:
+    broker = LocalBroker()
+    with running_hub(broker, log_dir=None) as services:
+        print(f"hub running: ingest {services.urls()['ingest']}, Kafka {broker.bootstrap}. "
+              "Ctrl-C stops it.", flush=True)
+        try:
+            while all(p.poll() is None for p in services.processes.values()):
+                time.sleep(1)
+        except KeyboardInterrupt:
+            pass
+    return 0
+
+
+def demo() -> int:
+    from .demo import run_demo
+    broker = LocalBroker(run_dir=REPO_ROOT / ".run" / "demo-kafka")
+    broker.reset()  # each demo starts from an empty broker, so its table is its own
+    log_dir = REPO_ROOT / ".run" / "demo-logs"
+    with running_hub(broker, log_dir) as services:
+        return run_demo(services, broker)
