@@ -1,0 +1,48 @@
+"""`referral-hub route`: JSON Lines in, decisions out, refused lines on stderr with status 2."""
+import json
+import subprocess
+import sys
+
+from referral_hub.settings import REPO_ROOT
+from tests.factories import incident
+
+
+def run_route(lines: list[str], *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "referral_hub.cli", "route", *args],
+                          input="\n".join(lines) + "\n", capture_output=True, text=True,
+                          cwd=REPO_ROOT)
+
+
+def test_decisions_are_printed_one_per_line_in_the_spec_format():
+    result = run_route([json.dumps(incident())])
+    assert result.returncode == 0, result.stderr
+    first = json.loads(result.stdout.splitlines()[0])
+    assert first == {"incident_id": "MP-2026-0004711", "pathway": "MARAC", "subject_id": "MP-P-88123",
+                     "recipient": "st-helens-marac", "reasons": ["visible_high_risk"],
+                     "due_at": "2026-11-23T09:00:00Z"}
+    assert len(result.stdout.splitlines()) == 4
+
+
+def test_refused_lines_are_reported_and_the_rest_still_routed():
+    bad = incident(incident_id="MP-2", risk__dash_yes_count=31)
+    result = run_route(["{", json.dumps(bad), json.dumps(incident(incident_id="MP-3"))])
+    assert result.returncode == 2
+    assert result.stderr.splitlines()[0].startswith("line 1: (body): Invalid JSON")
+    assert result.stderr.splitlines()[1] == "line 2: risk.dash_yes_count: Input should be less than or equal to 27"
+    assert {json.loads(line)["incident_id"] for line in result.stdout.splitlines()} == {"MP-3"}
+
+
+def test_history_builds_in_the_order_given():
+    medium = {"tool": "DASH", "dash_yes_count": 11}
+    lines = [json.dumps(incident(incident_id=f"MP-{n}", reported_at=f"2026-0{n}-01T10:00:00Z",
+                                 occurred_at=None, risk=medium, children=[])) for n in (1, 2, 3)]
+    result = run_route([*lines, lines[0]])  # the first again, at the end: changes nothing
+    assert result.returncode == 0, result.stderr
+    marac = [json.loads(line) for line in result.stdout.splitlines() if '"MARAC"' in line]
+    assert [(d["incident_id"], d["reasons"]) for d in marac] == [("MP-3", ["potential_escalation"])]
+    assert len(result.stdout.splitlines()) == 3 + 1  # 2 community, then MARAC and IDVA
+
+
+def test_another_configuration_directory_is_used_when_given(tmp_path):
+    result = run_route([json.dumps(incident())], "--config", str(tmp_path))
+    assert result.returncode == 78 and "hub.toml: file not found" in result.stderr

@@ -1,0 +1,163 @@
+"""The pathway rules, as a MARAC coordinator and a school's Key Adult would check them."""
+import json
+from datetime import datetime, timedelta
+
+import pytest
+
+from referral_hub.rules import History, PriorIncident, decide
+from referral_hub.validation import parse_incident
+from tests.factories import child, incident
+
+NO_CHILDREN = {"children": []}
+
+
+def route(config, notification, history=History()):
+    return decide(parse_incident(json.dumps(notification), config), history, config)
+
+
+def pathways(config, notification, history=History()) -> dict[str, list[str]]:
+    return {d.pathway: list(d.reasons) for d in route(config, notification, history)
+            if d.pathway != "ENCOMPASS"}
+
+
+def test_the_spec_example_goes_to_marac_idva_the_school_and_the_mash(config):
+    decisions = route(config, incident())
+    assert decisions[0].as_route_output() == {
+        "incident_id": "MP-2026-0004711", "pathway": "MARAC", "subject_id": "MP-P-88123",
+        "recipient": "st-helens-marac", "reasons": ["visible_high_risk"],
+        "due_at": "2026-11-23T09:00:00Z"}
+    assert [(d.pathway, d.recipient, d.subject_id) for d in decisions[1:]] == [
+        ("IDVA", "st-helens-idva", "MP-P-88123"),
+        ("ENCOMPASS", "setting-104808", "MP-P-90001"),
+        ("MASH_IDVA", "st-helens-mash", "MP-P-88123")]
+
+
+@pytest.mark.parametrize("risk, expected", [
+    ({"tool": "DASH", "dash_yes_count": 14}, {"MARAC": ["visible_high_risk"], "IDVA": ["visible_high_risk"]}),
+    ({"tool": "DASH", "dash_yes_count": 13}, {"COMMUNITY_ADVOCACY": ["medium_risk"]}),
+    ({"tool": "DASH", "dash_yes_count": 10}, {"COMMUNITY_ADVOCACY": ["medium_risk"]}),
+    ({"tool": "DASH", "dash_yes_count": 9}, {"COMMUNITY_ADVOCACY": ["standard_risk"]}),
+    ({"tool": "DASH", "dash_yes_count": 9, "officer_grade": "medium"}, {"COMMUNITY_ADVOCACY": ["medium_risk"]}),
+    ({"tool": "DASH", "dash_yes_count": 9, "officer_grade": "high"},
+     {"MARAC": ["professional_judgement"], "IDVA": ["professional_judgement"]}),
+    ({"tool": "DASH", "dash_yes_count": 3, "professional_judgement": True,
+      "professional_judgement_reason": "officer's concern"},
+     {"MARAC": ["professional_judgement"], "IDVA": ["professional_judgement"]}),
+    ({"tool": "MERIT", "merit_score": 72}, {"MARAC": ["visible_high_risk"], "IDVA": ["visible_high_risk"]}),
+    ({"tool": "MERIT", "merit_score": 71}, {"COMMUNITY_ADVOCACY": ["standard_risk"]}),
+    ({"tool": "MERIT", "merit_grade": "gold"}, {"MARAC": ["visible_high_risk"], "IDVA": ["visible_high_risk"]}),
+    ({"tool": "MERIT", "merit_grade": "silver"}, {"COMMUNITY_ADVOCACY": ["medium_risk"]}),
+    ({"tool": "MERIT", "merit_grade": "bronze", "officer_grade": "standard"}, {"COMMUNITY_ADVOCACY": ["standard_risk"]}),
+    ({"tool": "DARA", "officer_grade": "high"}, {"MARAC": ["visible_high_risk"], "IDVA": ["visible_high_risk"]}),
+    ({"tool": "NONE", "officer_grade": "high"},
+     {"MARAC": ["professional_judgement"], "IDVA": ["professional_judgement"]}),
+    ({"tool": "NONE", "officer_grade": "medium"}, {"COMMUNITY_ADVOCACY": ["medium_risk"]}),
+])
+def test_risk_level_decides_between_marac_and_community_advocacy(config, risk, expected):
+    assert pathways(config, incident(risk=risk, **NO_CHILDREN)) == expected
+
+
+@pytest.mark.parametrize("born, expected", [
+    ("2010-11-21", {"MASH_IDVA": ["victim_under_16"]}),                        # 15, 16 tomorrow
+    ("2010-11-20", {"YOUNG_PEOPLE": ["victim_16_17", "standard_risk"],          # 16 that day
+                    "MASH_IDVA": ["victim_16_17"]}),
+    ("2009-06-01", {"YOUNG_PEOPLE": ["victim_16_17", "standard_risk"], "MASH_IDVA": ["victim_16_17"]}),
+    ("2008-11-20", {"COMMUNITY_ADVOCACY": ["standard_risk"]}),                  # 18 that day
+    ("1961-11-21", {"COMMUNITY_ADVOCACY": ["standard_risk"]}),                  # 64
+    ("1961-11-20", {"COMMUNITY_ADVOCACY": ["standard_risk"],                    # 65 that day
+                    "ADULT_SAFEGUARDING": ["older_victim"]}),
+])
+def test_the_victims_age_decides_the_victim_pathways(config, born, expected):
+    standard = {"tool": "DASH", "dash_yes_count": 2, "officer_grade": "standard"}
+    assert pathways(config, incident(victim__date_of_birth=born, risk=standard, **NO_CHILDREN)) == expected
+
+
+def test_a_high_risk_victim_of_17_goes_to_marac_and_the_mash(config):
+    assert pathways(config, incident(victim__date_of_birth="2009-06-01", **NO_CHILDREN)) == {
+        "MARAC": ["visible_high_risk"], "IDVA": ["visible_high_risk"], "MASH_IDVA": ["victim_16_17"]}
+
+
+def test_an_adult_at_risk_goes_to_adult_safeguarding_whatever_the_risk(config):
+    found = pathways(config, incident(flags=["adult_at_risk"], **NO_CHILDREN))
+    assert found["ADULT_SAFEGUARDING"] == ["adult_at_risk"] and "MARAC" in found
+
+
+def test_without_consent_no_support_service_referral_but_marac_still_happens(config):
+    medium = {"tool": "DASH", "dash_yes_count": 11}
+    assert pathways(config, incident(risk=medium, consent_to_share=False, **NO_CHILDREN)) == {}
+    assert "MARAC" in pathways(config, incident(consent_to_share=False, **NO_CHILDREN))
+
+
+def test_a_protective_notice_in_force_shortens_the_community_deadline_to_24_hours(config):
+    notice = {"type": "DVPN", "issued_at": "2026-11-20T23:00:00Z", "expires_at": "2026-11-22T23:00:00Z"}
+    [decision] = route(config, incident(risk={"tool": "DASH", "dash_yes_count": 5},
+                                        protective_notice=notice, **NO_CHILDREN))
+    assert decision.reasons == ("standard_risk", "protective_notice")
+    assert decision.as_route_output()["due_at"] == "2026-11-21T22:14:00Z"
+
+
+def test_a_perpetrator_under_18_is_child_to_parent_abuse_for_the_mash(config):
+    found = pathways(config, incident(perpetrator__date_of_birth="2010-01-01", **NO_CHILDREN))
+    assert found["MASH_IDVA"] == ["perpetrator_under_18"]
+
+
+def encompass(config, *children) -> list[tuple[str, str, list[str]]]:
+    return [(d.subject_id, d.recipient, list(d.reasons))
+            for d in route(config, incident(children=list(children))) if d.pathway == "ENCOMPASS"]
+
+
+def test_each_child_at_a_setting_in_the_directory_is_one_notification_to_its_key_adult(config):
+    assert encompass(config, child("C1", urn="104808"), child("C2", urn="104808", present=False)) == [
+        ("C1", "setting-104808", ["child_present", "child_resident"]),
+        ("C2", "setting-104808", ["child_resident"])]
+
+
+def test_a_setting_missing_from_the_directory_goes_to_the_areas_fallback(config):
+    assert encompass(config, child("C1", urn="999999"), child("C2", setting="college", urn=None)) == [
+        ("C1", "st-helens-encompass", ["child_present", "child_resident", "setting_not_in_directory"]),
+        ("C2", "st-helens-encompass", ["child_present", "child_resident", "setting_not_in_directory"])]
+
+
+def test_home_educated_children_go_to_childrens_services(config):
+    assert encompass(config, child("C1", setting="home_educated", urn=None)) == [
+        ("C1", "st-helens-home-education", ["child_present", "child_resident", "home_educated"])]
+
+
+def test_children_with_no_setting_or_not_involved_get_no_encompass_but_the_mash_hears(config):
+    decisions = route(config, incident(children=[
+        child("C1", setting="none", urn=None),
+        child("C2", present=False, resides_with=[])]))
+    assert "ENCOMPASS" not in {d.pathway for d in decisions}
+    assert [d.reasons for d in decisions if d.pathway == "MASH_IDVA"] == [("children_in_household",)]
+
+
+def prior(days_before: int, marac: bool = False) -> PriorIncident:
+    reported = datetime.fromisoformat("2026-11-20T22:14:00+00:00") - timedelta(days=days_before)
+    return PriorIncident(f"merseyside/OLD-{days_before}", reported, marac)
+
+
+MEDIUM = {"risk": {"tool": "DASH", "dash_yes_count": 11}, **NO_CHILDREN}
+
+
+@pytest.mark.parametrize("history, expected", [
+    ((prior(30), prior(365)), ["potential_escalation"]),
+    ((prior(30), prior(366)), None),
+    ((prior(365, marac=True),), ["repeat_marac"]),
+    ((prior(366, marac=True),), None),
+])
+def test_escalation_and_repeat_marac_count_365_days_inclusive(config, history, expected):
+    found = pathways(config, incident(**MEDIUM), History(history))
+    assert found.get("MARAC") == expected
+
+
+def test_the_same_incident_again_changes_nothing(config):
+    notification = incident()
+    first = route(config, notification)
+    history = History().after(parse_incident(json.dumps(notification), config), first)
+    assert route(config, notification, history) == []
+
+
+def test_referral_ids_are_the_same_every_time_and_differ_between_referrals(config):
+    ids = [d.referral_id for d in route(config, incident())]
+    assert ids == [d.referral_id for d in route(config, incident())]
+    assert len(set(ids)) == len(ids)
