@@ -30,6 +30,12 @@ SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO_DIR="$(cd "$SCRIPT_DIR/../.." && pwd)"
 
 RUN_DIR="${KAFKA_RUN_DIR:-$REPO_DIR/.run/kafka}"
+# Absolute, canonical path: it is matched against the broker's command line and /proc fds.
+if command -v realpath >/dev/null 2>&1; then
+    RUN_DIR="$(realpath -m -- "$RUN_DIR")"
+elif [[ "$RUN_DIR" != /* ]]; then
+    RUN_DIR="$PWD/$RUN_DIR"
+fi
 PORT="${KAFKA_PORT:-9092}"
 CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-9093}"
 START_TIMEOUT="${KAFKA_START_TIMEOUT:-90}"
@@ -39,6 +45,7 @@ HEAP_OPTS="${KAFKA_HEAP_OPTS:--Xmx512m -Xms256m}"
 CLUSTER_ID="${KAFKA_CLUSTER_ID:-cmVmZXJyYWxodWJrYWZrYQ}"
 JAVA="${JAVA:-java}"
 MVN="${MVN:-mvn}"
+LOCK_TIMEOUT="${KAFKA_LOCK_TIMEOUT:-180}"
 HOST=127.0.0.1
 
 POM="$SCRIPT_DIR/pom.xml"
@@ -59,12 +66,27 @@ log() { echo "broker.sh: $*" >&2; }
 die() { log "error: $*"; exit 1; }
 
 # Serialise start/stop/fetch on the same run dir (parallel test processes).
+# The lock fd (9) is never passed on to the broker process.
 take_lock() {
     mkdir -p "$RUN_DIR"
-    if command -v flock >/dev/null 2>&1; then
-        exec 9>"$LOCK_FILE"
-        flock 9
+    command -v flock >/dev/null 2>&1 || return 0
+    exec 9>"$LOCK_FILE"
+    # A broker started by an early version of this script inherited the lock fd and holds
+    # the lock for as long as it runs: do not wait for it.
+    local pid
+    if pid="$(broker_pid)" && holds_lock_file "$pid"; then
+        log "note: broker pid $pid itself holds $LOCK_FILE (started by an older broker.sh); not locking"
+        return 0
     fi
+    flock -w "$LOCK_TIMEOUT" 9 || die "could not lock $LOCK_FILE within ${LOCK_TIMEOUT}s"
+}
+
+holds_lock_file() {
+    local fd
+    for fd in "/proc/$1/fd/"*; do
+        [[ "$(readlink "$fd" 2>/dev/null || true)" == "$LOCK_FILE" ]] && return 0
+    done
+    return 1
 }
 
 port_open() { (exec 3<>"/dev/tcp/$HOST/$1") 2>/dev/null; }
@@ -114,10 +136,13 @@ do_fetch() {
     log "resolving Kafka jars with Maven into $LIBS_DIR"
     local tmp="$RUN_DIR/libs.tmp.$$"
     rm -rf "$tmp"
+    # Output kept in a file and shown only on failure (Debian's mvn prints stray ANSI codes even with -q -B).
+    local mvn_log="$RUN_DIR/mvn-fetch.log"
     if ! "$MVN" -q -B -f "$POM" dependency:copy-dependencies \
-            -DincludeScope=runtime -DoutputDirectory="$tmp"; then
+            -DincludeScope=runtime -DoutputDirectory="$tmp" >"$mvn_log" 2>&1; then
+        cat "$mvn_log" >&2
         rm -rf "$tmp"
-        die "mvn dependency:copy-dependencies failed"
+        die "mvn dependency:copy-dependencies failed (log: $mvn_log)"
     fi
     ls "$tmp"/kafka_2.13-*.jar >/dev/null 2>&1 || { rm -rf "$tmp"; die "no kafka_2.13 jar in $tmp"; }
     rm -rf "$LIBS_DIR"
@@ -230,11 +255,12 @@ do_start() {
     prepare
     broker_java_cmd
     : >"$OUT_FILE"
+    # 9>&-: the broker must not inherit the lock fd (it would hold the run-dir lock forever).
     # Own session, so the broker outlives the caller's process group / terminal.
     if command -v setsid >/dev/null 2>&1; then
-        nohup setsid "${BROKER_CMD[@]}" >>"$OUT_FILE" 2>&1 </dev/null &
+        nohup setsid "${BROKER_CMD[@]}" >>"$OUT_FILE" 2>&1 </dev/null 9>&- &
     else
-        nohup "${BROKER_CMD[@]}" >>"$OUT_FILE" 2>&1 </dev/null &
+        nohup "${BROKER_CMD[@]}" >>"$OUT_FILE" 2>&1 </dev/null 9>&- &
     fi
     pid=$!
     echo "$pid" >"$PID_FILE"
@@ -249,6 +275,7 @@ do_start() {
 }
 
 do_run() {
+    local pid
     take_lock
     if pid="$(broker_pid)"; then
         die "already running (pid $pid); stop it first"
@@ -318,16 +345,21 @@ usage() {
     sed -n '2,25p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 }
 
-cmd="${1:-}"
-[[ $# -gt 0 ]] && shift
-case "$cmd" in
-    fetch)  take_lock; do_fetch ;;
-    start)  do_start ;;
-    run)    do_run ;;
-    stop)   do_stop ;;
-    status) do_status ;;
-    reset)  do_reset ;;
-    tool)   do_tool "$@" ;;
-    -h|--help|help) usage ;;
-    *) usage >&2; exit 2 ;;
-esac
+main() {
+    local cmd="${1:-}"
+    [[ $# -gt 0 ]] && shift
+    case "$cmd" in
+        fetch)  take_lock; do_fetch ;;
+        start)  do_start ;;
+        run)    do_run ;;
+        stop)   do_stop ;;
+        status) do_status ;;
+        reset)  do_reset ;;
+        tool)   do_tool "$@" ;;
+        -h|--help|help) usage ;;
+        *) usage >&2; return 2 ;;
+    esac
+}
+
+# One line, so a running instance never reads past it if this file is edited meanwhile.
+main "$@"; exit $?

@@ -135,6 +135,10 @@ def create_app(intake: Intake, index: ReferralIndex, raw: RawTopicValidator | No
 
     @app.get("/healthz")
     async def healthz():
+        stopped = [name for name, follower in (("referral index", index), ("raw topic", raw))
+                   if follower and not follower.alive]
+        if stopped:
+            return JSONResponse({"status": "failing", "stopped": stopped}, status_code=503)
         return {"status": "ok"}
 
     @app.get("/metrics")

@@ -12,6 +12,7 @@ import threading
 from referral_hub.kafka import make_consumer
 from referral_hub.logs import get_logger
 from referral_hub.topics import INCIDENTS_RAW
+from referral_hub.validation import Refused
 
 from .intake import Intake
 
@@ -24,6 +25,10 @@ class RawTopicValidator:
         self._intake = intake
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._follow, name="raw-topic", daemon=True)
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
 
     def start(self) -> None:
         self._thread.start()
@@ -40,10 +45,12 @@ class RawTopicValidator:
                 message = consumer.poll(0.5)
                 if message is None or message.error():
                     continue
-                self._intake.take(message.value() or b"", source=INCIDENTS_RAW)
+                try:
+                    self._intake.take(message.value() or b"", source=INCIDENTS_RAW)
+                except Refused:
+                    pass  # dead-lettered with its reasons by take(); on to the next record
                 consumer.commit(message=message, asynchronous=False)
-        except Exception:
+        except Exception:  # the broker is gone or the DLQ unwritable: /healthz turns 503
             log.exception("raw_topic_validator_failed")
-            raise
         finally:
             consumer.close()

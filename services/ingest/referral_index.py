@@ -27,6 +27,10 @@ class ReferralIndex:
     def get(self, referral_id: str) -> dict | None:
         return self._referrals.get(referral_id)
 
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
     def start(self) -> None:
         self._thread.start()
 
@@ -44,8 +48,7 @@ class ReferralIndex:
                     continue
                 referral = self._codec.decode("referral", message.value())
                 self._referrals[referral["referral_id"]] = referral
-        except Exception:
+        except Exception:  # /healthz turns 503 once this thread has stopped
             log.exception("referral_index_failed")
-            raise
         finally:
             consumer.close()

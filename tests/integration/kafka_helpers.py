@@ -1,0 +1,70 @@
+"""Reading topics in tests: everything from the beginning, decoded, until a condition holds."""
+from __future__ import annotations
+
+import json
+import time
+from typing import Callable
+
+from confluent_kafka import TopicPartition
+
+from referral_hub.avro import AvroCodec
+from referral_hub.kafka import make_consumer
+from referral_hub.settings import KafkaSettings
+
+DEMO_KEYS = {"merseyside": "demo-merseyside-key-not-for-production",
+             "cheshire": "demo-cheshire-key-not-for-production"}
+WAIT = 60.0
+
+
+class TopicReader:
+    def __init__(self, kafka: KafkaSettings, codec: AvroCodec, topic: str, schema: str | None):
+        self.codec, self.schema, self.records = codec, schema, []
+        self.consumer = make_consumer(kafka)
+        partitions = self.consumer.list_topics(topic, timeout=10).topics[topic].partitions
+        self.consumer.assign([TopicPartition(topic, p, 0) for p in partitions])
+
+    def _poll(self) -> None:
+        message = self.consumer.poll(0.2)
+        if message is not None and not message.error():
+            value = message.value()
+            decoded = self.codec.decode(self.schema, value) if self.schema else value
+            self.records.append((message.key().decode() if message.key() else None, decoded))
+
+    def wait_for(self, condition: Callable[[list], bool], what: str, timeout: float = WAIT) -> list:
+        """Read until condition(records) holds; fail naming what was awaited."""
+        deadline = time.monotonic() + timeout
+        while not condition(self.records):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+            self._poll()
+        return self.records
+
+    def read_to_end(self) -> list:
+        """Everything on the topic now: enough for what the API wrote before it answered."""
+        ends = {tp.partition: self.consumer.get_watermark_offsets(tp, timeout=10)[1]
+                for tp in self.consumer.assignment()}
+
+        def caught_up(_records) -> bool:
+            return all(self.consumer.position([tp])[0].offset >= ends[tp.partition]
+                       for tp in self.consumer.assignment() if ends[tp.partition] > 0)
+        return self.wait_for(caught_up, "the end of the topic")
+
+    def values(self, **match) -> list[dict]:
+        return [v for _, v in self.records if all(v.get(k) == x for k, x in match.items())]
+
+    def close(self) -> None:
+        self.consumer.close()
+
+
+def post_incident(api, notification: dict, force: str = "merseyside"):
+    return api.post("/v1/incidents", content=json.dumps(notification),
+                    headers={"Authorization": f"Bearer {DEMO_KEYS[force]}",
+                             "Content-Type": "application/json"})
+
+
+def wait_until(condition: Callable[[], bool], what: str, timeout: float = WAIT) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(0.2)

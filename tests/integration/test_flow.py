@@ -1,0 +1,175 @@
+"""Incident in, referrals out, contact back: the hub end to end on the real broker."""
+import json
+from datetime import datetime, timedelta
+
+from referral_hub.topics import CONTACTS, INCIDENTS, INCIDENTS_DLQ, INCIDENTS_RAW, REFERRALS
+from tests.factories import fresh_incident
+from tests.integration.kafka_helpers import post_incident, wait_until
+
+EXPECTED = {"MARAC": "recipient.st-helens-marac.v1", "IDVA": "recipient.st-helens-idva.v1",
+            "ENCOMPASS": "recipient.education-settings.v1", "MASH_IDVA": "recipient.st-helens-mash.v1"}
+
+
+def referrals_for(reader, incident_id, count):
+    reader.wait_for(lambda _: len(reader.values(incident_id=incident_id)) >= count,
+                    f"{count} referrals for {incident_id}")
+    return reader.values(incident_id=incident_id)
+
+
+def test_a_high_risk_incident_with_a_child_at_school_reaches_every_recipient(api, topic):
+    notification = fresh_incident()
+    answer = post_incident(api, notification)
+    assert answer.status_code == 202
+    assert answer.json() == {"incident_id": notification["incident_id"], "status": "accepted"}
+
+    decisions = referrals_for(topic(REFERRALS, "referral"), notification["incident_id"], 4)
+    assert {d["pathway"]: d["reasons"] for d in decisions} == {
+        "MARAC": ["visible_high_risk"], "IDVA": ["visible_high_risk"],
+        "ENCOMPASS": ["child_present", "child_resident"], "MASH_IDVA": ["children_in_household"]}
+    assert {d["due_at"].isoformat() for d in decisions} == {"2026-11-23T09:00:00+00:00"}
+    for decision in decisions:
+        recipient_topic = topic(EXPECTED[decision["pathway"]], "referral")
+        recipient_topic.wait_for(lambda _: recipient_topic.values(referral_id=decision["referral_id"]),
+                                 f"{decision['pathway']} on {EXPECTED[decision['pathway']]}")
+    contacts = topic(CONTACTS, "contact-event")
+    ids = {d["referral_id"] for d in decisions}
+    contacts.wait_for(lambda _: ids <= {e["referral_id"] for e in contacts.values(type="delivered")},
+                      "a delivered event for each referral")
+
+
+def test_the_same_incident_twice_creates_nothing_new(api, topic):
+    first = fresh_incident()
+    assert post_incident(api, first).status_code == 202
+    assert post_incident(api, first).status_code == 202
+    # A later incident for the same victim is routed after both copies (same key, same partition).
+    later = dict(first, incident_id=first["incident_id"] + "-2", reported_at="2026-11-21T10:00:00Z",
+                 children=[])
+    assert post_incident(api, later).status_code == 202
+    referrals = topic(REFERRALS, "referral")
+    referrals_for(referrals, later["incident_id"], 2)
+    assert len(referrals.values(incident_id=first["incident_id"])) == 4
+    # ...and the first incident still counts once in the victim's history: MARAC, not escalation.
+    assert {tuple(d["reasons"]) for d in referrals.values(incident_id=later["incident_id"])} == {
+        ("visible_high_risk", "repeat_marac")}
+
+
+def time_to_contact(hub, pathway) -> float:
+    text = hub_metrics(hub, "router")
+    prefix = f'referral_hub_time_to_contact_seconds_sum{{area="E08000013",pathway="{pathway}"}} '
+    return next((float(line[len(prefix):]) for line in text.splitlines() if line.startswith(prefix)), 0.0)
+
+
+def hub_metrics(hub, service) -> str:
+    import httpx
+    return httpx.get(hub.urls()[service] + "/metrics", timeout=5).text
+
+
+def test_safe_contact_made_shows_in_the_time_to_contact_histogram(api, topic, hub):
+    notification = fresh_incident()
+    assert post_incident(api, notification).status_code == 202
+    decisions = referrals_for(topic(REFERRALS, "referral"), notification["incident_id"], 4)
+    by_pathway = {d["pathway"]: d for d in decisions}
+    reported = datetime.fromisoformat(notification["reported_at"])
+    before = {p: time_to_contact(hub, p) for p in ("MARAC", "ENCOMPASS")}
+
+    reports = [("MARAC", "contact_attempted", 30), ("MARAC", "safe_contact_made", 90),
+               ("ENCOMPASS", "acknowledged", 600)]
+    for pathway, kind, seconds in reports:
+        answer = api.post(f"/v1/referrals/{by_pathway[pathway]['referral_id']}/events",
+                          json={"type": kind, "at": (reported + timedelta(seconds=seconds)).isoformat()})
+        assert answer.status_code == 202, answer.text
+
+    # An attempt is not contact: MARAC's clock stops at safe contact (90 s), Encompass's at 600 s.
+    wait_until(lambda: time_to_contact(hub, "MARAC") - before["MARAC"] == 90,
+               "MARAC time to contact of 90 s on the router's /metrics")
+    wait_until(lambda: time_to_contact(hub, "ENCOMPASS") - before["ENCOMPASS"] == 600,
+               "ENCOMPASS time to contact of 600 s")
+
+
+def test_contact_reports_are_checked(api, topic):
+    assert api.post("/v1/referrals/ref-does-not-exist/events",
+                    json={"type": "safe_contact_made", "at": "2026-11-21T10:00:00Z"}).status_code == 404
+    notification = fresh_incident()
+    post_incident(api, notification)
+    [marac] = [d for d in referrals_for(topic(REFERRALS, "referral"), notification["incident_id"], 4)
+               if d["pathway"] == "MARAC"]
+    url = f"/v1/referrals/{marac['referral_id']}/events"
+    bad_type = api.post(url, json={"type": "delivered", "at": "2026-11-21T10:00:00Z"})
+    assert bad_type.status_code == 422 and bad_type.json()["detail"][0]["path"] == "type"
+    too_early = api.post(url, json={"type": "safe_contact_made", "at": "2026-11-19T10:00:00Z"})
+    assert too_early.json() == {"detail": [{"path": "at", "problem": "is before the incident was reported"}]}
+
+
+def test_a_bad_notification_gets_field_errors_and_lands_only_on_the_dead_letter_topic(api, topic):
+    notification = fresh_incident(risk__dash_yes_count=31, children__0__date_of_birth="2007-01-01")
+    del notification["consent_to_share"]
+    answer = post_incident(api, notification)
+    assert answer.status_code == 422
+    assert answer.json()["detail"] == [
+        {"path": "risk.dash_yes_count", "problem": "Input should be less than or equal to 27"},
+        {"path": "consent_to_share", "problem": "Field required"}]
+
+    dead = topic(INCIDENTS_DLQ, "dead-letter")
+    dead.read_to_end()
+    [record] = [v for v in dead.values(source="http")
+                if v["payload"] and notification["incident_id"].encode() in v["payload"]]
+    assert record["force"] == "merseyside"
+    assert [p["path"] for p in record["problems"]] == ["risk.dash_yes_count", "consent_to_share"]
+    assert json.loads(record["payload"]) == notification
+    incidents = topic(INCIDENTS, "incident")
+    incidents.read_to_end()
+    assert incidents.values(incident_id=notification["incident_id"]) == []
+
+
+def test_without_a_valid_api_key_nothing_is_kept(api, topic):
+    notification = fresh_incident()
+    body = json.dumps(notification)
+    for headers in ({}, {"Authorization": "Bearer not-a-key"}):
+        assert api.post("/v1/incidents", content=body, headers=headers).status_code == 401
+    for name, schema in ((INCIDENTS, "incident"), (INCIDENTS_DLQ, "dead-letter")):
+        reader = topic(name, schema)
+        assert notification["incident_id"] not in repr(reader.read_to_end())
+
+
+def test_a_notification_for_another_force_is_refused(api):
+    answer = post_incident(api, fresh_incident(), force="cheshire")
+    assert answer.status_code == 422
+    assert answer.json()["detail"] == [{"path": "force", "problem": "does not match the force of the API key"}]
+
+
+def test_a_body_over_the_limit_is_refused_and_recorded_without_it(api, topic, hub):
+    five_megabytes = b"{" + b" " * (5 * 1024 * 1024) + b"}"
+    answer = api.post("/v1/incidents", content=five_megabytes, headers={
+        "Authorization": "Bearer demo-merseyside-key-not-for-production"})
+    assert answer.status_code == 413
+    assert answer.json()["detail"][0]["path"] == "(body)"
+    dead = topic(INCIDENTS_DLQ, "dead-letter")
+    dead.read_to_end()
+    assert [v["payload"] for v in dead.values(payload_size=len(five_megabytes))] == [None]
+    assert 'referral_hub_incidents_refused_total{reason="too_large",source="http"} 1.0' in hub_metrics(hub, "ingest")
+
+
+def test_notifications_published_to_the_raw_topic_are_validated_the_same_way(kafka, topic):
+    from referral_hub.kafka import make_producer, produce_and_wait
+    good, bad = fresh_incident(), fresh_incident(local_authority="E09000001")
+    producer = make_producer(kafka)
+    for notification in (bad, good):  # a refused record does not stop the ones after it
+        produce_and_wait(producer, INCIDENTS_RAW, notification["incident_id"], json.dumps(notification).encode())
+    referrals_for(topic(REFERRALS, "referral"), good["incident_id"], 4)
+    dead = topic(INCIDENTS_DLQ, "dead-letter")
+    dead.wait_for(lambda _: any(bad["incident_id"].encode() in (v["payload"] or b"")
+                                for v in dead.values(source=INCIDENTS_RAW)), "the refused raw record")
+    [record] = [v for v in dead.values(source=INCIDENTS_RAW) if bad["incident_id"].encode() in v["payload"]]
+    assert record["problems"] == [{"path": "local_authority", "problem": "is not an area this hub serves"}]
+
+
+def test_every_service_reports_health_and_metrics_and_ingest_publishes_its_api(hub, api):
+    import httpx
+    for service, url in hub.urls().items():
+        assert httpx.get(url + "/healthz", timeout=5).status_code == 200, service
+    assert "referral_hub_incidents_accepted_total" in hub_metrics(hub, "ingest")
+    assert "referral_hub_referrals_total" in hub_metrics(hub, "router")
+    assert "referral_hub_time_to_notify_seconds_bucket" in hub_metrics(hub, "notify")
+    document = api.get("/openapi.json").json()
+    assert {"/v1/incidents", "/v1/referrals/{referral_id}/events"} <= set(document["paths"])
+    assert "incident_id" in document["components"]["schemas"]["IncidentNotification"]["properties"]
