@@ -7,14 +7,15 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import UTC, datetime
+from datetime import timedelta
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 
 from .avro import AvroCodec
-from .config import load_config
-from .kafka import make_consumer
-from .rules import History, decide
+from .config import HubConfig, load_config
+from .kafka import replay_consumer
+from .rules import Decision, History, decide
 from .settings import REPO_ROOT, HubSettings, KafkaSettings
 from .stack import LocalBroker, Services
 from .topics import CONTACTS
@@ -26,7 +27,7 @@ DEMO_API_KEYS = {"merseyside": "demo-merseyside-key-not-for-production",
 WAIT_SECONDS = 120
 
 
-def expected_referrals(lines: list[str], config) -> dict[str, dict]:
+def expected_referrals(lines: list[str], config: HubConfig) -> dict[str, Decision]:
     """referral_id -> decision, for every line the rules accept, in order."""
     expected, histories = {}, {}
     for line in lines:
@@ -62,8 +63,7 @@ def post_samples(client: httpx.Client, lines: list[str]) -> dict[str, float]:
 def wait_for_deliveries(kafka: KafkaSettings, codec: AvroCodec, wanted: set[str]) -> dict[str, float]:
     """Follow contacts.v1 until every wanted referral is delivered; when each was seen."""
     seen: dict[str, float] = {}
-    consumer = make_consumer(kafka)
-    consumer.subscribe([CONTACTS])
+    consumer = replay_consumer(kafka, CONTACTS)
     deadline = time.monotonic() + WAIT_SECONDS
     try:
         while wanted - seen.keys() and time.monotonic() < deadline:
@@ -78,13 +78,38 @@ def wait_for_deliveries(kafka: KafkaSettings, codec: AvroCodec, wanted: set[str]
     return seen
 
 
-def report_contacts(client: httpx.Client, referrals: dict[str, dict]) -> None:
-    """Recipients report back: MARAC makes safe contact, schools acknowledge."""
+def report_contacts(client: httpx.Client, referrals: dict[str, Decision]) -> int:
+    """Recipients report back, at plausible times for the sample incidents: the MARAC makes
+    safe contact six hours after the report, each school acknowledges before school starts."""
+    reports = {"MARAC": ("safe_contact_made", lambda d: d.reported_at + timedelta(hours=6)),
+               "ENCOMPASS": ("acknowledged", lambda d: d.due_at - timedelta(minutes=20))}
+    reported = 0
     for referral_id, decision in referrals.items():
-        kind = {"MARAC": "safe_contact_made", "ENCOMPASS": "acknowledged"}.get(decision.pathway)
-        if kind:
+        if decision.pathway in reports:
+            kind, when = reports[decision.pathway]
             client.post(f"/v1/referrals/{referral_id}/events",
-                        json={"type": kind, "at": datetime.now(UTC).isoformat()}).raise_for_status()
+                        json={"type": kind, "at": when(decision).isoformat()}).raise_for_status()
+            reported += 1
+    return reported
+
+
+def contacts_timed(router_url: str) -> dict[str, int]:
+    """How many first contacts the router's time_to_contact histogram holds, by pathway."""
+    counts: dict[str, int] = {}
+    for family in text_string_to_metric_families(httpx.get(f"{router_url}/metrics").text):
+        for sample in family.samples:
+            if sample.name == "referral_hub_time_to_contact_seconds_count":
+                pathway = sample.labels["pathway"]
+                counts[pathway] = counts.get(pathway, 0) + int(sample.value)
+    return counts
+
+
+def wait_for_contact_times(router_url: str, reported: int) -> dict[str, int]:
+    deadline = time.monotonic() + WAIT_SECONDS
+    while sum((counts := contacts_timed(router_url)).values()) < reported \
+            and time.monotonic() < deadline:
+        time.sleep(0.3)
+    return counts
 
 
 def print_table(expected: dict, posted: dict[str, float], delivered: dict[str, float]) -> None:
@@ -115,8 +140,9 @@ def run_demo(services: Services, broker: LocalBroker) -> int:
             print(f"\n  {len(expected) - len(delivered)} referral(s) not delivered "
                   f"within {WAIT_SECONDS}s: see .run/demo-logs/")
             return 1
-        report_contacts(client, {rid: d for rid, d in expected.items()})
-    print(f"\n  All {len(expected)} referrals delivered. Recipients' contact reports sent; "
-          f"time to contact is on {services.urls()['router']}/metrics "
-          "(referral_hub_time_to_contact_seconds).")
-    return 0
+        reported = report_contacts(client, expected)
+    timed = wait_for_contact_times(services.urls()["router"], reported)
+    print(f"\n  All {len(expected)} referrals delivered. {reported} contacts reported back "
+          "(MARAC safe contact, schools' acknowledgements); in the time_to_contact histogram: "
+          + ", ".join(f"{k} {v}" for k, v in sorted(timed.items())))
+    return 0 if sum(timed.values()) == reported else 1

@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 import uuid
 
-from confluent_kafka import Consumer, KafkaException, Producer
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from .settings import KafkaSettings
@@ -37,14 +37,19 @@ def produce_and_wait(producer: Producer, topic: str, key: str, value: bytes,
         raise KafkaException(failures[0] if failures else f"no acknowledgement from {topic}")
 
 
-def make_consumer(settings: KafkaSettings, group_id: str | None = None) -> Consumer:
-    """A consumer that commits only when told (at-least-once). No group: read-only replay."""
+def make_consumer(settings: KafkaSettings, group_id: str) -> Consumer:
+    """A group member that commits only when told (at-least-once)."""
     return Consumer(_client_config(settings) | {
-        "group.id": group_id or f"referral-hub-reader-{uuid.uuid4()}",
-        "auto.offset.reset": "earliest",
-        "enable.auto.commit": False,
-        "enable.partition.eof": False,
-    })
+        "group.id": group_id, "auto.offset.reset": "earliest",
+        "enable.auto.commit": False, "enable.partition.eof": False})
+
+
+def replay_consumer(settings: KafkaSettings, topic: str) -> Consumer:
+    """Reads every partition of a topic from its beginning, at once: no group to join."""
+    consumer = make_consumer(settings, f"referral-hub-replay-{uuid.uuid4()}")
+    partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+    consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])
+    return consumer
 
 
 def ensure_topics(settings: KafkaSettings, names: list[str] | tuple[str, ...]) -> None:

@@ -1,14 +1,14 @@
 """Ingest's read-only view of referrals.v1: which referral ids exist, and their pathway,
 area and reported_at, so a recipient's report can be checked (404) and timed.
 
-It replays the topic from the start at boot (no consumer group offsets) and then follows it.
+It replays the topic from the start at boot and then follows it, a few milliseconds behind.
 """
 from __future__ import annotations
 
 import threading
 
 from referral_hub.avro import AvroCodec
-from referral_hub.kafka import make_consumer
+from referral_hub.kafka import replay_consumer
 from referral_hub.logs import get_logger
 from referral_hub.settings import KafkaSettings
 from referral_hub.topics import REFERRALS
@@ -39,8 +39,7 @@ class ReferralIndex:
         self._thread.join(timeout=10)
 
     def _follow(self) -> None:
-        consumer = make_consumer(self._settings)
-        consumer.subscribe([REFERRALS])
+        consumer = replay_consumer(self._settings, REFERRALS)
         try:
             while not self._stop.is_set():
                 message = consumer.poll(0.5)

@@ -5,10 +5,8 @@ import json
 import time
 from typing import Callable
 
-from confluent_kafka import TopicPartition
-
 from referral_hub.avro import AvroCodec
-from referral_hub.kafka import make_consumer
+from referral_hub.kafka import replay_consumer
 from referral_hub.settings import KafkaSettings
 
 DEMO_KEYS = {"merseyside": "demo-merseyside-key-not-for-production",
@@ -19,9 +17,7 @@ WAIT = 60.0
 class TopicReader:
     def __init__(self, kafka: KafkaSettings, codec: AvroCodec, topic: str, schema: str | None):
         self.codec, self.schema, self.records = codec, schema, []
-        self.consumer = make_consumer(kafka)
-        partitions = self.consumer.list_topics(topic, timeout=10).topics[topic].partitions
-        self.consumer.assign([TopicPartition(topic, p, 0) for p in partitions])
+        self.consumer = replay_consumer(kafka, topic)
 
     def _poll(self) -> None:
         message = self.consumer.poll(0.2)

@@ -1,0 +1,29 @@
+# The two commands a newcomer needs: `make demo` and `make test`. Both install what they need.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+
+.PHONY: demo test up install clean
+
+demo: $(INSTALLED)  ## the hub on its local broker with the sample incidents; exits when done
+	$(BIN)/referral-hub demo
+
+test: $(INSTALLED)  ## the whole suite, integration tests on the project's own Kafka broker
+	$(BIN)/pytest
+
+up: $(INSTALLED)  ## broker and services in the foreground until Ctrl-C
+	$(BIN)/referral-hub up
+
+install: $(INSTALLED)
+
+$(INSTALLED): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11) and "Python 3.11 is required")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+clean:  ## stop local brokers and remove the virtualenv and run data
+	-for dir in .run/kafka .run/demo-kafka .run/test/kafka; do KAFKA_RUN_DIR=$$dir bash deploy/kafka/broker.sh stop; done
+	rm -rf $(VENV) .run
