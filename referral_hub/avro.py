@@ -25,6 +25,7 @@ class AvroCodec:
     def __init__(self, schema_dir: Path):
         self._by_name: dict[str, dict] = {}
         self._fingerprints: dict[str, bytes] = {}
+        self._names: dict[bytes, str] = {}
         for path in sorted(schema_dir.glob("*.avsc")):
             schema = fastavro.parse_schema(json.loads(path.read_text(encoding="utf-8")))
             canonical = fastavro.schema.to_parsing_canonical_form(schema)
@@ -32,6 +33,7 @@ class AvroCodec:
             fingerprint = bytes.fromhex(fastavro.schema.fingerprint(canonical, "CRC-64-AVRO"))
             self._by_name[path.stem] = schema
             self._fingerprints[path.stem] = fingerprint
+            self._names[fingerprint] = path.stem
 
     def encode(self, schema_name: str, record: dict) -> bytes:
         buffer = io.BytesIO()
@@ -44,3 +46,10 @@ class AvroCodec:
         if data[:2] != MAGIC or data[2:10] != self._fingerprints[schema_name]:
             raise UnknownSchema(f"not a single-object encoded {schema_name} record")
         return fastavro.schemaless_reader(io.BytesIO(data[10:]), self._by_name[schema_name])
+
+    def decode_any(self, data: bytes) -> tuple[str, dict]:
+        """Read a record of whichever schema its fingerprint names: (schema name, record)."""
+        name = self._names.get(data[2:10]) if data[:2] == MAGIC else None
+        if name is None:
+            raise UnknownSchema("not a single-object encoded record of a schema in schemas/avro")
+        return name, self.decode(name, data)

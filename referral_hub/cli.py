@@ -38,6 +38,8 @@ def main(argv: list[str] | None = None) -> int:
         commands.add_parser(name, help=f"run the {name} service (settings from RH_* variables)")
     route = commands.add_parser("route", help="apply the pathway rules to JSON Lines on stdin")
     route.add_argument("--config", type=Path, help="configuration directory (default: the example)")
+    watch = commands.add_parser("watch", help="print a topic's records as JSON lines, from its start")
+    watch.add_argument("topic", help="e.g. referrals.v1, recipient.st-helens-marac.v1, contacts.v1")
     for name, text in (("up", "start the local broker and all services until interrupted"),
                        ("demo", "run the hub on the local broker with the sample incidents")):
         commands.add_parser(name, help=text)
@@ -48,6 +50,9 @@ def main(argv: list[str] | None = None) -> int:
             return _service(args.command, settings)
         if args.command == "route":
             return _route(args, settings)
+        if args.command == "watch":
+            from .watch import watch
+            return watch(settings, args.topic)
         from . import stack
         return stack.up() if args.command == "up" else stack.demo()
     except ConfigError as exc:

@@ -54,3 +54,12 @@ def test_a_record_of_another_schema_is_refused(codec):
 def test_the_incident_schema_has_every_field_of_the_contract():
     schema = json.loads((SCHEMAS / "incident.avsc").read_text())
     assert [f["name"] for f in schema["fields"]] == list(incident().keys())
+
+
+def test_a_record_names_its_own_schema(codec):
+    encoded = codec.encode("contact-event", {
+        "event_id": "evt-1", "referral_id": "ref-1", "type": "acknowledged",
+        "at": datetime(2026, 11, 23, 8, 40, tzinfo=UTC), "pathway": "ENCOMPASS", "area": "E08000013",
+        "reported_at": datetime(2026, 11, 20, 22, 14, tzinfo=UTC)})
+    name, record = codec.decode_any(encoded)
+    assert name == "contact-event" and record["type"] == "acknowledged"
