@@ -6,7 +6,7 @@ because a silently ignored misspelt field could send a victim down the wrong pat
 """
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from typing import Literal
 from zoneinfo import ZoneInfo
 
@@ -32,11 +32,14 @@ class Contact(_Contract):
     safe_contact_notes: str | None = Field(default=None, max_length=2000)
 
 
-class Victim(_Contract):
+class _Person(_Contract):
     person_id: str = Field(min_length=1, max_length=64)
     given_name: str = Field(min_length=1, max_length=200)
     family_name: str = Field(min_length=1, max_length=200)
     date_of_birth: date
+
+
+class Victim(_Person):
     gender: Gender
     contact: Contact
     postcode: str | None = Field(default=None,
@@ -71,11 +74,7 @@ class Education(_Contract):
     urn: str | None = Field(default=None, pattern=r"^[0-9]{6,7}$")
 
 
-class Child(_Contract):
-    person_id: str = Field(min_length=1, max_length=64)
-    given_name: str = Field(min_length=1, max_length=200)
-    family_name: str = Field(min_length=1, max_length=200)
-    date_of_birth: date
+class Child(_Person):
     present: bool
     resides_with: list[Literal["victim", "perpetrator"]] = Field(max_length=2)
     education: Education

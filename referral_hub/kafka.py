@@ -59,7 +59,7 @@ def ensure_topics(settings: KafkaSettings, names: list[str] | tuple[str, ...]) -
     wanted = [NewTopic(name, num_partitions=settings.topic_partitions,
                        replication_factor=settings.topic_replication_factor)
               for name in names if name not in existing]
-    for name, future in (admin.create_topics(wanted) if wanted else {}).items():
+    for future in (admin.create_topics(wanted) if wanted else {}).values():
         try:
             future.result(timeout=30)
         except KafkaException as exc:

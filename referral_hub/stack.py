@@ -63,7 +63,7 @@ class Services:
                 "RH_ROUTER_PORT": str(router), "RH_NOTIFY_PORT": str(notify)}
 
     def urls(self) -> dict[str, str]:
-        return {name: f"http://127.0.0.1:{port}" for name, port in zip(SERVICES, self.ports)}
+        return {name: f"http://127.0.0.1:{port}" for name, port in zip(SERVICES, self.ports, strict=True)}
 
     def start(self, timeout: float = 60.0) -> None:
         for name in SERVICES:

@@ -6,7 +6,6 @@ data: this prints it to your terminal, as reading the topic would.
 from __future__ import annotations
 
 import json
-import sys
 
 from .avro import AvroCodec, UnknownSchema
 from .kafka import replay_consumer

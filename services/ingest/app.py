@@ -7,7 +7,6 @@ GET  /healthz, /metrics, /docs, /openapi.json
 from __future__ import annotations
 
 from contextlib import asynccontextmanager
-from datetime import datetime
 from typing import Literal
 
 from fastapi import Depends, FastAPI, HTTPException, Request, Response
@@ -135,8 +134,7 @@ def create_app(intake: Intake, index: ReferralIndex, raw: RawTopicValidator | No
 
     @app.get("/healthz")
     async def healthz():
-        stopped = [name for name, follower in (("referral index", index), ("raw topic", raw))
-                   if follower and not follower.alive]
+        stopped = [follower.name for follower in (index, raw) if follower and not follower.alive]
         if stopped:
             return JSONResponse({"status": "failing", "stopped": stopped}, status_code=503)
         return {"status": "ok"}

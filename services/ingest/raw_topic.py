@@ -7,50 +7,31 @@ an incident it has already seen).
 """
 from __future__ import annotations
 
-import threading
+from confluent_kafka import Consumer, Message
 
 from referral_hub.kafka import make_consumer
-from referral_hub.logs import get_logger
 from referral_hub.topics import INCIDENTS_RAW
 from referral_hub.validation import Refused
 
+from .follower import Follower
 from .intake import Intake
 
-log = get_logger()
 GROUP_ID = "referral-hub-ingest-raw"
 
 
-class RawTopicValidator:
+class RawTopicValidator(Follower):
     def __init__(self, intake: Intake):
+        super().__init__("raw topic")
         self._intake = intake
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._follow, name="raw-topic", daemon=True)
 
-    @property
-    def alive(self) -> bool:
-        return self._thread.is_alive()
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=10)
-
-    def _follow(self) -> None:
+    def consumer(self) -> Consumer:
         consumer = make_consumer(self._intake.settings.kafka, GROUP_ID)
         consumer.subscribe([INCIDENTS_RAW])
+        return consumer
+
+    def handle(self, consumer: Consumer, message: Message) -> None:
         try:
-            while not self._stop.is_set():
-                message = consumer.poll(0.5)
-                if message is None or message.error():
-                    continue
-                try:
-                    self._intake.take(message.value() or b"", source=INCIDENTS_RAW)
-                except Refused:
-                    pass  # dead-lettered with its reasons by take(); on to the next record
-                consumer.commit(message=message, asynchronous=False)
-        except Exception:  # the broker is gone or the DLQ unwritable: /healthz turns 503
-            log.exception("raw_topic_validator_failed")
-        finally:
-            consumer.close()
+            self._intake.take(message.value() or b"", source=INCIDENTS_RAW)
+        except Refused:
+            pass  # dead-lettered with its reasons by take(); on to the next record
+        consumer.commit(message=message, asynchronous=False)

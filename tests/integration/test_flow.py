@@ -28,9 +28,9 @@ def test_a_high_risk_incident_with_a_child_at_school_reaches_every_recipient(api
         "ENCOMPASS": ["child_present", "child_resident"], "MASH_IDVA": ["children_in_household"]}
     assert {d["due_at"].isoformat() for d in decisions} == {"2026-11-23T09:00:00+00:00"}
     for decision in decisions:
-        recipient_topic = topic(EXPECTED[decision["pathway"]], "referral")
-        recipient_topic.wait_for(lambda _: recipient_topic.values(referral_id=decision["referral_id"]),
-                                 f"{decision['pathway']} on {EXPECTED[decision['pathway']]}")
+        delivered = topic(EXPECTED[decision["pathway"]], "referral")
+        delivered.wait_for(lambda _, reader=delivered, rid=decision["referral_id"]: reader.values(referral_id=rid),
+                           f"{decision['pathway']} on {EXPECTED[decision['pathway']]}")
     contacts = topic(CONTACTS, "contact-event")
     ids = {d["referral_id"] for d in decisions}
     contacts.wait_for(lambda _: ids <= {e["referral_id"] for e in contacts.values(type="delivered")},
