@@ -13,7 +13,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import tomllib
-from datetime import time
+from datetime import date, time
 from pathlib import Path
 from typing import Literal
 
@@ -79,6 +79,27 @@ class Windows(_Strict):
     escalation_days: int = Field(default=365, ge=1)
     repeat_marac_days: int = Field(default=365, ge=1)
     older_victim_age: int = Field(default=65, ge=18)
+    serial_perpetrator_victims: int = Field(default=2, ge=2)
+    serial_perpetrator_years: int = Field(default=3, ge=1)
+    matac_once_in_months: int = Field(default=12, ge=1)
+
+    @property
+    def longest_days(self) -> int:
+        """How far back any rule looks: history older than this can be forgotten."""
+        return max(self.escalation_days, self.repeat_marac_days,
+                   366 * self.serial_perpetrator_years, 31 * self.matac_once_in_months)
+
+
+class Term(_Strict):
+    """A school term, first and last day inclusive."""
+    start: date
+    end: date
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Term:
+        if self.end < self.start:
+            raise ValueError("end is before start")
+        return self
 
 
 class Area(_Strict):
@@ -89,6 +110,8 @@ class Area(_Strict):
     working_day_starts: time = time(9, 0)
     school_day_starts: time = time(9, 0)
     protective_notice_hours: int = Field(default=24, ge=1)
+    # Optional: with terms, Encompass counts only term days as school days.
+    term_dates: list[Term] = Field(default_factory=list)
     risk: RiskThresholds = RiskThresholds()
     windows: Windows = Windows()
     deadlines: dict[Pathway, Deadline]

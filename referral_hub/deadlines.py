@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
+from typing import Sequence
 
 import holidays
 
-from .config import Deadline
+from .config import Deadline, Term
 from .incident import UK
 
 
@@ -38,16 +39,37 @@ def nth_working_day_start(reported_at: datetime, n: int, starts: time) -> dateti
     return _at(day, starts)
 
 
-def next_school_day_start(reported_at: datetime, starts: time) -> datetime:
+def is_school_day(day: date, terms: Sequence[Term] = ()) -> bool:
+    """A working day, in term when the area gives term dates. Past the last term an area
+    has published, every working day counts: better a notification too early than none."""
+    if not is_working_day(day):
+        return False
+    if not terms or day > max(term.end for term in terms):
+        return True
+    return any(term.start <= day <= term.end for term in terms)
+
+
+def next_school_day_start(reported_at: datetime, starts: time, terms: Sequence[Term] = ()) -> datetime:
     """The first school-day start strictly after the report (before school on the day counts)."""
     day = reported_at.astimezone(UK).date()
-    while not (is_working_day(day) and _at(day, starts) > reported_at):
+    while not (is_school_day(day, terms) and _at(day, starts) > reported_at):
         day += timedelta(days=1)
     return _at(day, starts)
 
 
+def describe(deadline: Deadline) -> str:
+    """The deadline rule in plain words."""
+    if deadline.working_days:
+        return f"{deadline.working_days} working day{'s' * (deadline.working_days > 1)}"
+    if deadline.hours:
+        return f"{deadline.hours} hours"
+    if deadline.days:
+        return f"{deadline.days} days"
+    return "the start of the next school day"
+
+
 def due_at(deadline: Deadline, reported_at: datetime, working_day_starts: time,
-           school_day_starts: time) -> datetime:
+           school_day_starts: time, terms: Sequence[Term] = ()) -> datetime:
     if deadline.working_days:
         return nth_working_day_start(reported_at, deadline.working_days, working_day_starts)
     if deadline.hours:
@@ -56,4 +78,4 @@ def due_at(deadline: Deadline, reported_at: datetime, working_day_starts: time,
         local = reported_at.astimezone(UK)
         return datetime.combine(local.date() + timedelta(days=deadline.days), local.time(),
                                 tzinfo=UK).astimezone(UTC)
-    return next_school_day_start(reported_at, school_day_starts)
+    return next_school_day_start(reported_at, school_day_starts, terms)

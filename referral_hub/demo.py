@@ -15,11 +15,12 @@ from prometheus_client.parser import text_string_to_metric_families
 from .avro import AvroCodec
 from .config import HubConfig, load_config
 from .kafka import replay_consumer
-from .rules import Decision, History, decide
+from .route import routed_lines
+from .rules import Decision
 from .settings import REPO_ROOT, HubSettings, KafkaSettings
 from .stack import LocalBroker, Services
 from .topics import CONTACTS
-from .validation import Refused, parse_incident
+from .validation import Refused
 
 SAMPLES = REPO_ROOT / "samples" / "incidents.jsonl"
 DEMO_API_KEYS = {"merseyside": "demo-merseyside-key-not-for-production",
@@ -29,17 +30,8 @@ WAIT_SECONDS = 120
 
 def expected_referrals(lines: list[str], config: HubConfig) -> dict[str, Decision]:
     """referral_id -> decision, for every line the rules accept, in order."""
-    expected, histories = {}, {}
-    for line in lines:
-        try:
-            incident = parse_incident(line, config)
-        except Refused:
-            continue
-        history = histories.get(incident.key, History())
-        decisions = decide(incident, history, config)
-        histories[incident.key] = history.after(incident, decisions)
-        expected |= {d.referral_id: d for d in decisions}
-    return expected
+    return {d.referral_id: d for _, result in routed_lines(lines, config)
+            if not isinstance(result, Refused) for d in result}
 
 
 def post_samples(client: httpx.Client, lines: list[str]) -> dict[str, float]:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, Producer, TopicPartition
@@ -44,16 +45,24 @@ def make_consumer(settings: KafkaSettings, group_id: str) -> Consumer:
         "enable.auto.commit": False, "enable.partition.eof": False})
 
 
-def replay_consumer(settings: KafkaSettings, topic: str) -> Consumer:
+def replay_consumer(settings: KafkaSettings, topic: str, timeout: float = 30.0) -> Consumer:
     """Reads every partition of a topic from its beginning, at once: no group to join."""
     consumer = make_consumer(settings, f"referral-hub-replay-{uuid.uuid4()}")
-    partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+    deadline = time.monotonic() + timeout
+    # A topic created a moment ago may not show its partitions in the metadata yet.
+    while not (partitions := consumer.list_topics(topic, timeout=10).topics[topic].partitions):
+        if time.monotonic() > deadline:
+            consumer.close()
+            raise KafkaException(f"topic {topic} has no partitions after {timeout:.0f}s")
+        time.sleep(0.2)
     consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])
     return consumer
 
 
-def ensure_topics(settings: KafkaSettings, names: list[str] | tuple[str, ...]) -> None:
-    """Create whichever topics do not exist yet; the broker does not auto-create them."""
+def ensure_topics(settings: KafkaSettings, names: list[str] | tuple[str, ...],
+                  timeout: float = 30.0) -> None:
+    """Create whichever topics do not exist yet (the broker does not auto-create them), and
+    return once the metadata shows every one with its partitions: faust checks them at start."""
     admin = AdminClient(_client_config(settings))
     existing = set(admin.list_topics(timeout=15).topics)
     wanted = [NewTopic(name, num_partitions=settings.topic_partitions,
@@ -65,3 +74,9 @@ def ensure_topics(settings: KafkaSettings, names: list[str] | tuple[str, ...]) -
         except KafkaException as exc:
             if exc.args[0].name() != "TOPIC_ALREADY_EXISTS":  # a sibling service won the race
                 raise
+    deadline = time.monotonic() + timeout
+    while missing := [name for name in names
+                      if not admin.list_topics(name, timeout=10).topics[name].partitions]:
+        if time.monotonic() > deadline:
+            raise KafkaException(f"topics without partitions after {timeout:.0f}s: {missing}")
+        time.sleep(0.2)

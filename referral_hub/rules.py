@@ -2,22 +2,31 @@
 
 `decide(incident, history, config)` is a pure function: no Kafka, HTTP, clock or file
 reads. The router and `referral-hub route` both call it, so "why did this case go to
-MARAC" is answered here and nowhere else.
+MARAC" is answered here and nowhere else. Every decision carries its reasons (the spec's
+codes) and an explanation in plain words: the rule and the facts behind it.
+
+The rules come in two parts because they need two histories: the victim's (escalation,
+repeat MARAC) and the perpetrator's (MATAC). The streaming router keeps each with its own
+partitioning and calls `decide_for_victim` and `decide_for_perpetrator` in turn; `decide`
+is both, for the offline command.
 """
 from __future__ import annotations
 
+import calendar
 import hashlib
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from .config import Area, HubConfig, Pathway, RiskThresholds
-from .deadlines import due_at
+from .deadlines import describe, due_at
 from .incident import UK, Child, Incident, Risk, age_on
 
 LEVELS = ("standard", "medium", "high")
 SCHOOL_SETTINGS = ("school", "college", "early_years")
-SUPPORT_PATHWAYS_NEEDING_CONSENT = ("COMMUNITY_ADVOCACY", "YOUNG_PEOPLE")
+ORDINALS = {2: "second", 3: "third", 4: "fourth", 5: "fifth"}
 
+
+# --- history ------------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class PriorIncident:
@@ -28,21 +37,64 @@ class PriorIncident:
 
 
 @dataclass(frozen=True)
-class History:
-    """What the hub knew about the victim before this incident."""
+class PerpetratorIncident:
+    """An incident recorded against a perpetrator, with whom it was against."""
+    reference: str
+    victim_key: str
+    reported_at: datetime
+    referred_to_matac: bool
+
+
+def _day(moment: datetime) -> date:
+    return moment.astimezone(UK).date()
+
+
+def _forget_older(entries: tuple, keep_days: int) -> tuple:
+    """Drop what lies outside every rule's window, counted back from the newest entry."""
+    newest = max(_day(e.reported_at) for e in entries)
+    return tuple(e for e in entries if (newest - _day(e.reported_at)).days <= keep_days)
+
+
+@dataclass(frozen=True)
+class VictimHistory:
     incidents: tuple[PriorIncident, ...] = ()
 
     def has(self, reference: str) -> bool:
         return any(prior.reference == reference for prior in self.incidents)
 
-    def after(self, incident: Incident, decisions: list[Decision]) -> History:
-        """The history the next incident sees: this one added, unless it was already known."""
+    def after(self, incident: Incident, decisions: list[Decision], keep_days: int) -> VictimHistory:
+        """The history the victim's next incident sees."""
         if self.has(incident.reference):
             return self
-        referred = any(d.pathway == "MARAC" for d in decisions)
-        return History((*self.incidents,
-                        PriorIncident(incident.reference, incident.reported_at, referred)))
+        entry = PriorIncident(incident.reference, incident.reported_at,
+                              any(d.pathway == "MARAC" for d in decisions))
+        return VictimHistory(_forget_older((*self.incidents, entry), keep_days))
 
+
+@dataclass(frozen=True)
+class PerpetratorHistory:
+    incidents: tuple[PerpetratorIncident, ...] = ()
+
+    def has(self, reference: str) -> bool:
+        return any(prior.reference == reference for prior in self.incidents)
+
+    def after(self, incident: Incident, decisions: list[Decision], keep_days: int) -> PerpetratorHistory:
+        """The history the perpetrator's next incident sees."""
+        if self.has(incident.reference):
+            return self
+        entry = PerpetratorIncident(incident.reference, incident.key, incident.reported_at,
+                                    any(d.pathway == "MATAC" for d in decisions))
+        return PerpetratorHistory(_forget_older((*self.incidents, entry), keep_days))
+
+
+@dataclass(frozen=True)
+class History:
+    """What the hub knew before this incident, about its victim and its perpetrator."""
+    victim: VictimHistory = VictimHistory()
+    perpetrator: PerpetratorHistory = PerpetratorHistory()
+
+
+# --- decisions ----------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class Decision:
@@ -58,12 +110,14 @@ class Decision:
     reported_at: datetime
     due_at: datetime
     config_version: str
+    explanation: tuple[str, ...] = field(default=(), compare=False)
 
-    def as_route_output(self) -> dict:
+    def as_route_output(self, explain: bool = False) -> dict:
         """The JSON object `referral-hub route` prints (spec: the rules without Kafka)."""
-        return {"incident_id": self.incident_id, "pathway": self.pathway,
-                "subject_id": self.subject_id, "recipient": self.recipient,
-                "reasons": list(self.reasons), "due_at": _utc_text(self.due_at)}
+        output = {"incident_id": self.incident_id, "pathway": self.pathway,
+                  "subject_id": self.subject_id, "recipient": self.recipient,
+                  "reasons": list(self.reasons), "due_at": _utc_text(self.due_at)}
+        return output | {"explanation": list(self.explanation)} if explain else output
 
     def as_record(self) -> dict:
         """The referral record on referrals.v1 (schemas/avro/referral.avsc)."""
@@ -76,6 +130,10 @@ class Decision:
 
 def _utc_text(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _local_text(moment: datetime) -> str:
+    return moment.astimezone(UK).strftime("%A %d %B %Y %H:%M")
 
 
 def referral_id(incident: Incident, pathway: str, subject_id: str) -> str:
@@ -107,31 +165,42 @@ def risk_level(risk: Risk, thresholds: RiskThresholds) -> str:
     return max(candidates, key=LEVELS.index)
 
 
-def marac_criteria(incident: Incident, history: History, area: Area) -> list[str]:
-    """The SafeLives criteria that hold and that this area acts on, in the spec's order."""
-    risk, windows = incident.risk, area.windows
-    tool = tool_level(risk, area.risk)
-    # Windows count UK calendar days: an incident 365 days earlier is inside, 366 is not.
-    days_before = [((incident.reported_date - p.reported_at.astimezone(UK).date()).days, p)
-                   for p in history.incidents if p.reported_at <= incident.reported_at]
-    recent = [p for days, p in days_before if days <= windows.escalation_days]
-    holds = {
-        "visible_high_risk": tool == "high",
-        "professional_judgement": risk.professional_judgement or (
-            risk.officer_grade == "high" and tool != "high"),
-        "potential_escalation": len(recent) + 1 >= windows.escalation_incidents,
-        "repeat_marac": any(p.referred_to_marac and days <= windows.repeat_marac_days
-                            for days, p in days_before),
-    }
-    return [criterion for criterion in area.marac_criteria if holds[criterion]]
+def describe_risk(risk: Risk, thresholds: RiskThresholds) -> str:
+    """The tool's result in plain words, with the threshold that made it so."""
+    level = tool_level(risk, thresholds)
+    if risk.tool == "DASH":
+        bands = {"high": f"{thresholds.dash_high} or more", "medium":
+                 f"{thresholds.dash_medium}-{thresholds.dash_high - 1}",
+                 "standard": f"under {thresholds.dash_medium}"}
+        return f"DASH {risk.dash_yes_count} yes answers ({bands[level]} is {level})"
+    if risk.tool == "MERIT":
+        if risk.merit_grade:
+            return f"MERIT {risk.merit_grade} ({level})"
+        return f"MERIT score {risk.merit_score} ({thresholds.merit_high_score} or more is high; {level})"
+    if risk.tool == "DARA":
+        return f"DARA graded {level} by the officer"
+    return "no risk tool used"
 
 
-# --- pathways -----------------------------------------------------------------------
+# --- windows ------------------------------------------------------------------------
+
+def _months_before(day: date, months: int) -> date:
+    month_index = day.year * 12 + day.month - 1 - months
+    year, month = divmod(month_index, 12)
+    return date(year, month + 1, min(day.day, calendar.monthrange(year, month + 1)[1]))
+
+
+def _within(day: date, other: date, months: int) -> bool:
+    """`other` lies within `months` calendar months of `day`, either side."""
+    earlier, later = sorted((day, other))
+    return earlier >= _months_before(later, months)
+
+
+# --- the victim's pathways ----------------------------------------------------------
 
 @dataclass
 class _Decider:
     incident: Incident
-    history: History
     config: HubConfig
     area: Area = field(init=False)
     decisions: list[Decision] = field(default_factory=list)
@@ -139,95 +208,196 @@ class _Decider:
     def __post_init__(self) -> None:
         self.area = self.config.areas[self.incident.local_authority]
 
-    def refer(self, pathway: Pathway, subject_id: str, recipient: str, reasons: list[str],
-              deadline_hours: int | None = None) -> None:
-        reported_at = self.incident.reported_at
-        due = due_at(self.area.deadlines[pathway], reported_at,
-                     self.area.working_day_starts, self.area.school_day_starts)
-        if deadline_hours is not None:
-            due = min(due, (reported_at + timedelta(hours=deadline_hours)).astimezone(UTC))
+    @property
+    def victim_age(self) -> int:
+        return age_on(self.incident.victim.date_of_birth, self.incident.reported_date)
+
+    def refer(self, pathway: Pathway, subject_id: str, recipient: str, reasons: dict[str, str],
+              deadline_hours: int | None = None, notes: tuple[str, ...] = ()) -> None:
+        """Record a referral; `reasons` maps each reason code to its facts in plain words."""
+        reported_at, deadline = self.incident.reported_at, self.area.deadlines[pathway]
+        due = due_at(deadline, reported_at, self.area.working_day_starts,
+                     self.area.school_day_starts, self.area.term_dates)
+        rule = describe(deadline)
+        if deadline_hours is not None and reported_at + timedelta(hours=deadline_hours) < due:
+            due, rule = (reported_at + timedelta(hours=deadline_hours)).astimezone(UTC), \
+                f"{deadline_hours} hours, as a protective notice is in force"
+        explanation = [f"{code}: {fact}" for code, fact in reasons.items()] + list(notes)
+        explanation.append(f"due {_local_text(due)} UK time: {rule} after the report "
+                           f"({_local_text(reported_at)})")
         self.decisions.append(Decision(
             referral_id=referral_id(self.incident, pathway, subject_id),
             incident_id=self.incident.incident_id, force=self.incident.force,
             area=self.area.gss_code, pathway=pathway, subject_id=subject_id,
             recipient=recipient, reasons=tuple(reasons), reported_at=reported_at,
-            due_at=due, config_version=self.config.version))
+            due_at=due, config_version=self.config.version, explanation=tuple(explanation)))
 
-    def victim_pathways(self) -> None:
-        incident, area = self.incident, self.area
+    def marac_criteria(self, history: VictimHistory) -> dict[str, str]:
+        """The SafeLives criteria that hold and that this area acts on, with their facts."""
+        incident, windows, thresholds = self.incident, self.area.windows, self.area.risk
+        risk, tool = incident.risk, tool_level(incident.risk, thresholds)
+        today = incident.reported_date
+        # Windows count UK calendar days: an incident 365 days earlier is inside, 366 is not.
+        earlier = [((today - _day(p.reported_at)).days, p) for p in history.incidents
+                   if p.reported_at <= incident.reported_at]
+        recent = sorted(today - timedelta(days=d) for d, _ in earlier if d <= windows.escalation_days)
+        marac_days = [d for d, p in earlier if p.referred_to_marac and d <= windows.repeat_marac_days]
+        holds = {}
+        if tool == "high":
+            holds["visible_high_risk"] = describe_risk(risk, thresholds)
+        if risk.professional_judgement:
+            holds["professional_judgement"] = "the officer asked for MARAC on professional judgement"
+        elif risk.officer_grade == "high" and tool != "high":
+            holds["professional_judgement"] = (f"the officer graded the risk high; "
+                                               f"{describe_risk(risk, thresholds)}")
+        if len(recent) + 1 >= windows.escalation_incidents:
+            dates = ", ".join(str(d) for d in [*recent, today])
+            count = len(recent) + 1
+            holds["potential_escalation"] = (f"{ORDINALS.get(count, f'{count}th')} incident in "
+                                             f"{windows.escalation_days} days: {dates}")
+        if marac_days:
+            last = min(marac_days)
+            holds["repeat_marac"] = (f"referred to MARAC for the incident of "
+                                     f"{today - timedelta(days=last)}, {last} days before this one")
+        return {c: holds[c] for c in self.area.marac_criteria if c in holds}
+
+    def victim_pathways(self, history: VictimHistory) -> None:
+        incident, area, age = self.incident, self.area, self.victim_age
         victim_id = incident.victim.person_id
-        age = age_on(incident.victim.date_of_birth, incident.reported_date)
         if age < 16:
             return  # not domestic abuse in law: a child protection matter, MASH IDVA only
-        criteria = marac_criteria(incident, self.history, area)
+        criteria = self.marac_criteria(history)
         if criteria:
             self.refer("MARAC", victim_id, area.recipients["MARAC"].id, criteria)
-            self.refer("IDVA", victim_id, area.recipients["IDVA"].id, criteria)
+            self.refer("IDVA", victim_id, area.recipients["IDVA"].id, criteria,
+                       notes=("an IDVA referral goes with every MARAC referral",))
         elif incident.consent_to_share:
-            self.support_pathway(age)
+            self.support_pathway()
         older = age >= area.windows.older_victim_age
         at_risk = "adult_at_risk" in incident.flags
         if age >= 18 and (older or at_risk):
-            reasons = ["older_victim"] * older + ["adult_at_risk"] * at_risk
-            self.refer("ADULT_SAFEGUARDING", victim_id,
-                       area.recipients["ADULT_SAFEGUARDING"].id, reasons)
+            reasons = {}
+            if older:
+                reasons["older_victim"] = f"victim aged {age} ({area.windows.older_victim_age} or over)"
+            if at_risk:
+                reasons["adult_at_risk"] = "the victim has care and support needs (flag adult_at_risk)"
+            self.refer("ADULT_SAFEGUARDING", victim_id, area.recipients["ADULT_SAFEGUARDING"].id, reasons)
 
-    def support_pathway(self, age: int) -> None:
+    def support_pathway(self) -> None:
         """Community advocacy (18+) or the young people's service (16-17) below MARAC."""
-        incident = self.incident
+        incident, thresholds, age = self.incident, self.area.risk, self.victim_age
         pathway = "COMMUNITY_ADVOCACY" if age >= 18 else "YOUNG_PEOPLE"
-        reasons = [] if age >= 18 else ["victim_16_17"]
-        reasons.append(f"{risk_level(incident.risk, self.area.risk)}_risk")
+        reasons = {} if age >= 18 else {"victim_16_17": f"victim aged {age}"}
+        level = risk_level(incident.risk, thresholds)
+        reasons[f"{level}_risk"] = (f"risk {level}: {describe_risk(incident.risk, thresholds)}"
+                                    + (f", officer's grade {incident.risk.officer_grade}"
+                                       if incident.risk.officer_grade else "")
+                                    + "; no MARAC criterion this area acts on holds; "
+                                      "the victim consented to a referral")
         notice = incident.protective_notice
         in_force = notice is not None and notice.expires_at > incident.reported_at
         if in_force:
-            reasons.append("protective_notice")
+            reasons["protective_notice"] = (f"{notice.type} in force until "
+                                            f"{_local_text(notice.expires_at)}")
         self.refer(pathway, incident.victim.person_id, self.area.recipients[pathway].id,
                    reasons, deadline_hours=self.area.protective_notice_hours if in_force else None)
 
     def children_pathways(self) -> None:
-        incident = self.incident
+        incident, age = self.incident, self.victim_age
         involved = [c for c in incident.children if c.present or c.resides_with]
         for child in involved:
             self.encompass(child)
-        reasons = ["children_in_household"] if involved else []
-        victim_age = age_on(incident.victim.date_of_birth, incident.reported_date)
-        if 16 <= victim_age < 18:
-            reasons.append("victim_16_17")
-        if victim_age < 16:
-            reasons.append("victim_under_16")
+        reasons = {}
+        if involved:
+            reasons["children_in_household"] = (f"{len(involved)} child(ren) present or living with "
+                                                f"either adult: {', '.join(c.person_id for c in involved)}")
+        if 16 <= age < 18:
+            reasons["victim_16_17"] = f"victim aged {age}"
+        if age < 16:
+            reasons["victim_under_16"] = (f"victim aged {age}: under 16, a child protection matter "
+                                          "rather than domestic abuse in law")
         perpetrator = incident.perpetrator
-        if perpetrator and perpetrator.date_of_birth and \
-                age_on(perpetrator.date_of_birth, incident.reported_date) < 18:
-            reasons.append("perpetrator_under_18")
+        if perpetrator and perpetrator.date_of_birth:
+            perpetrator_age = age_on(perpetrator.date_of_birth, incident.reported_date)
+            if perpetrator_age < 18:
+                reasons["perpetrator_under_18"] = f"perpetrator aged {perpetrator_age}: child-to-parent abuse"
         if reasons:
             self.refer("MASH_IDVA", incident.victim.person_id,
                        self.area.recipients["MASH_IDVA"].id, reasons)
 
     def encompass(self, child: Child) -> None:
         """One notification per child, to the Key Adult of the child's setting."""
-        reasons = ["child_present"] * child.present + ["child_resident"] * bool(child.resides_with)
-        education = child.education
+        reasons = {}
+        if child.present:
+            reasons["child_present"] = "the child was present at the incident"
+        if child.resides_with:
+            reasons["child_resident"] = f"the child lives with the {' and the '.join(child.resides_with)}"
+        education, notes = child.education, ()
         if education.setting == "home_educated":
-            recipient = self.area.recipients["HOME_EDUCATION"].id
-            reasons.append("home_educated")
+            recipient = self.area.recipients["HOME_EDUCATION"]
+            reasons["home_educated"] = f"home educated: told to {recipient.name}"
+            recipient_id = recipient.id
         elif education.setting in SCHOOL_SETTINGS:
             setting = self.config.education_settings.get(education.urn or "")
             if setting:
-                recipient = setting.recipient_id
+                recipient_id = setting.recipient_id
+                notes = (f"attends {setting.name} (URN {setting.urn}): its Key Adult is told",)
             else:
-                recipient = self.area.recipients["ENCOMPASS_FALLBACK"].id
-                reasons.append("setting_not_in_directory")
+                fallback = self.area.recipients["ENCOMPASS_FALLBACK"]
+                recipient_id = fallback.id
+                reasons["setting_not_in_directory"] = (
+                    f"{education.setting} with URN {education.urn or 'not given'} is not in the "
+                    f"directory: told to {fallback.name}")
         else:
             return  # none or unknown: no setting to tell; MASH IDVA still lists the child
-        self.refer("ENCOMPASS", child.person_id, recipient, reasons)
+        self.refer("ENCOMPASS", child.person_id, recipient_id, reasons, notes=notes)
+
+    def matac(self, history: PerpetratorHistory) -> None:
+        """A serial perpetrator goes to MATAC, at most once in the configured months."""
+        incident, windows = self.incident, self.area.windows
+        perpetrator = incident.perpetrator
+        today = incident.reported_date
+        months = 12 * windows.serial_perpetrator_years
+        related = [p for p in history.incidents if _within(today, _day(p.reported_at), months)]
+        victims = {p.victim_key for p in related} | {incident.key}
+        if len(victims) < windows.serial_perpetrator_victims:
+            return
+        if any(p.referred_to_matac and _within(today, _day(p.reported_at), windows.matac_once_in_months)
+               for p in history.incidents):
+            return
+        dates = ", ".join(sorted({str(_day(p.reported_at)) for p in related} | {str(today)}))
+        self.refer("MATAC", perpetrator.person_id, self.area.recipients["MATAC"].id, {
+            "serial_perpetrator": (f"recorded against {len(victims)} victims within "
+                                   f"{windows.serial_perpetrator_years} years (incidents of {dates}); "
+                                   f"no MATAC referral in the last {windows.matac_once_in_months} months")})
+
+
+def decide_for_victim(incident: Incident, history: VictimHistory, config: HubConfig) -> list[Decision]:
+    """The victim's and the children's referrals, given the victim's history."""
+    if history.has(incident.reference):
+        return []  # the same incident again changes nothing
+    decider = _Decider(incident, config)
+    decider.victim_pathways(history)
+    decider.children_pathways()
+    return decider.decisions
+
+
+def decide_for_perpetrator(incident: Incident, history: PerpetratorHistory,
+                           config: HubConfig) -> list[Decision]:
+    """The MATAC referral, if any, given the perpetrator's history."""
+    if incident.perpetrator is None or history.has(incident.reference):
+        return []
+    decider = _Decider(incident, config)
+    decider.matac(history)
+    return decider.decisions
 
 
 def decide(incident: Incident, history: History, config: HubConfig) -> list[Decision]:
-    """Every referral this incident calls for, given the victim's history."""
-    if history.has(incident.reference):
-        return []  # the same incident again changes nothing
-    decider = _Decider(incident, history, config)
-    decider.victim_pathways()
-    decider.children_pathways()
-    return decider.decisions
+    """Every referral this incident calls for."""
+    return (decide_for_victim(incident, history.victim, config)
+            + decide_for_perpetrator(incident, history.perpetrator, config))
+
+
+def perpetrator_key(incident: Incident) -> str | None:
+    """Partition key of the perpetrator's history: person ids are the force's own."""
+    return f"{incident.force}:{incident.perpetrator.person_id}" if incident.perpetrator else None

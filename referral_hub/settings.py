@@ -49,6 +49,9 @@ class HubSettings(BaseSettings):
     notify_host: str = "127.0.0.1"
     notify_port: int = 8082
     max_body_bytes: int = Field(default=256 * 1024, ge=1024)
+    # Router and notify state: RocksDB in production; memory (rebuilt from the changelogs
+    # at every start) for the local stack and the tests.
+    state_store: Literal["rocksdb://", "memory://"] = "rocksdb://"
     state_dir: Path = REPO_ROOT / ".run" / "state"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)

@@ -6,6 +6,7 @@ the integration tests (a session fixture), so all three run the hub the same way
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -60,12 +61,17 @@ class Services:
     def env(self) -> dict[str, str]:
         ingest, router, notify = self.ports
         return {"RH_KAFKA_BOOTSTRAP_SERVERS": self.broker.bootstrap, "RH_INGEST_PORT": str(ingest),
-                "RH_ROUTER_PORT": str(router), "RH_NOTIFY_PORT": str(notify)}
+                "RH_ROUTER_PORT": str(router), "RH_NOTIFY_PORT": str(notify),
+                # State rebuilt from the broker's changelogs: never out of step with a reset broker.
+                "RH_STATE_STORE": "memory://"}
 
     def urls(self) -> dict[str, str]:
         return {name: f"http://127.0.0.1:{port}" for name, port in zip(SERVICES, self.ports, strict=True)}
 
     def start(self, timeout: float = 60.0) -> None:
+        taken = [port for port in self.ports if _in_use(port)]
+        if taken:  # else a hub left running elsewhere would answer our health checks
+            raise RuntimeError(f"port(s) {taken} already in use on 127.0.0.1: is another hub running?")
         for name in SERVICES:
             self.start_one(name)
         self.wait_healthy(timeout)
@@ -105,6 +111,11 @@ class Services:
     def stop(self) -> None:
         for name in reversed(SERVICES):
             self.stop_one(name)
+
+
+def _in_use(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
 def _healthy(url: str) -> bool:

@@ -4,12 +4,14 @@ from __future__ import annotations
 import ssl
 
 import faust
+from mode import CrashingSupervisor
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from .settings import HubSettings, KafkaSettings
 
 
-def faust_app(app_id: str, kafka: KafkaSettings, host: str, port: int) -> faust.App:
+def faust_app(app_id: str, settings: HubSettings, host: str, port: int) -> faust.App:
+    kafka = settings.kafka
     app = faust.App(
         app_id,
         broker=[f"kafka://{server}" for server in kafka.bootstrap_servers.split(",")],
@@ -18,7 +20,8 @@ def faust_app(app_id: str, kafka: KafkaSettings, host: str, port: int) -> faust.
         processing_guarantee="at_least_once",
         producer_acks=-1,
         consumer_auto_offset_reset="earliest",
-        store="memory://",
+        store=settings.state_store,
+        datadir=str(settings.state_dir / app_id),
         topic_partitions=kafka.topic_partitions,
         topic_replication_factor=kafka.topic_replication_factor,
         topic_allow_declare=True,
@@ -36,6 +39,12 @@ def faust_app(app_id: str, kafka: KafkaSettings, host: str, port: int) -> faust.
         return web.bytes(generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     return app
+
+
+def agent(app: faust.App, topic: faust.TopicT):
+    """An agent whose crash stops the worker: a process that exits is restarted by its
+    supervisor and fails its health check; an agent that died quietly routes nothing."""
+    return app.agent(topic, supervisor_strategy=CrashingSupervisor)
 
 
 def raw_topic(app: faust.App, name: str) -> faust.TopicT:
@@ -66,6 +75,7 @@ async def send_and_wait(topic: faust.TopicT, key: str, value: bytes) -> None:
 
 def run_worker(app: faust.App, settings: HubSettings) -> None:
     """Run a faust worker in this process with our logging left in place."""
+    settings.state_dir.mkdir(parents=True, exist_ok=True)  # faust makes only the last level
     worker = faust.Worker(app, loglevel=settings.log_level.upper(), override_logging=False,
                           redirect_stdouts=False, quiet=True)
     worker.spinner = None  # it writes terminal escapes into the JSON log stream

@@ -2,7 +2,8 @@
 INCIDENTS_RAW = "incidents.raw.v1"    # JSON from police systems that publish to Kafka
 INCIDENTS = "incidents.v1"            # validated notifications, Avro, key force:victim
 INCIDENTS_DLQ = "incidents.dlq.v1"    # refused input with every reason
+INCIDENTS_BY_PERPETRATOR = "incidents.by-perpetrator.v1"  # router's repartition, key force:perpetrator
 REFERRALS = "referrals.v1"            # every referral decision, key force:victim
 CONTACTS = "contacts.v1"              # delivered and what recipients report, key referral_id
 
-CORE_TOPICS = (INCIDENTS_RAW, INCIDENTS, INCIDENTS_DLQ, REFERRALS, CONTACTS)
+CORE_TOPICS = (INCIDENTS_RAW, INCIDENTS, INCIDENTS_DLQ, INCIDENTS_BY_PERPETRATOR, REFERRALS, CONTACTS)

@@ -17,7 +17,7 @@ from referral_hub.logs import get_logger
 from referral_hub.metrics import DELIVERIES, TIME_TO_NOTIFY
 from referral_hub.records import contact_event
 from referral_hub.settings import HubSettings
-from referral_hub.streaming import faust_app, raw_topic, send_and_wait
+from referral_hub.streaming import agent, faust_app, raw_topic, send_and_wait
 from referral_hub.topics import CONTACTS, REFERRALS
 
 log = get_logger()
@@ -25,13 +25,13 @@ APP_ID = "referral-hub-notify"
 
 
 def create_app(settings: HubSettings, config: HubConfig, codec: AvroCodec) -> faust.App:
-    app = faust_app(APP_ID, settings.kafka, settings.notify_host, settings.notify_port)
+    app = faust_app(APP_ID, settings, settings.notify_host, settings.notify_port)
     referrals = raw_topic(app, REFERRALS)
     contacts = raw_topic(app, CONTACTS)
     recipient_topics = {name: raw_topic(app, name) for name in config.recipient_topics()}
     delivered = app.Table("delivered-referrals", default=list)
 
-    @app.agent(referrals)
+    @agent(app, referrals)
     async def deliver(stream):
         async for key, value in stream.items():
             victim_key = key.decode()

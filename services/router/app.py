@@ -1,10 +1,16 @@
-"""The router: applies the pathway rules to each validated incident.
+"""The router: applies the pathway rules (referral_hub/rules.py) to each validated incident.
 
-incidents.v1 -> rules.decide(incident, victim history, configuration) -> referrals.v1.
-The victim's history is a faust table keyed like the topic (force:victim), rebuilt from
-its changelog after a restart. Referrals are on the broker before the history records
-the incident, so a crash in between replays the same decisions (same ids) rather than
-losing them, and an incident already in the history is ignored.
+Two stages, because the rules need two histories with different partitioning:
+
+1. incidents.v1 (key force:victim) -> decide_for_victim(incident, victim history) ->
+   referrals.v1; the incident is forwarded to incidents.by-perpetrator.v1.
+2. incidents.by-perpetrator.v1 (key force:perpetrator) -> decide_for_perpetrator(incident,
+   perpetrator history) -> referrals.v1 (MATAC).
+
+Each history is a faust table keyed like its topic, rebuilt from its changelog after a
+restart. Referrals are on the broker before a history records the incident, so a crash in
+between replays the same decisions (same ids) rather than losing them; an incident already
+in a history is ignored.
 
 contacts.v1 -> the first qualifying contact per referral -> the time_to_contact histogram.
 """
@@ -18,66 +24,103 @@ from referral_hub.avro import AvroCodec
 from referral_hub.config import HubConfig
 from referral_hub.incident import Incident
 from referral_hub.logs import get_logger
-from referral_hub.metrics import (DEAD_LETTERS, DUPLICATE_INCIDENTS, REFERRALS,
-                                  TIME_TO_CONTACT)
+from referral_hub.metrics import DEAD_LETTERS, DUPLICATE_INCIDENTS, REFERRALS, TIME_TO_CONTACT
 from referral_hub.records import dead_letter, is_first_contact_type
-from referral_hub.rules import History, PriorIncident, decide
+from referral_hub.rules import (Decision, PerpetratorHistory, PerpetratorIncident, PriorIncident,
+                                VictimHistory, decide_for_perpetrator, decide_for_victim,
+                                perpetrator_key)
 from referral_hub.settings import HubSettings
-from referral_hub.streaming import faust_app, raw_topic, send_and_wait
-from referral_hub.topics import CONTACTS, INCIDENTS, INCIDENTS_DLQ, REFERRALS as REFERRALS_TOPIC
+from referral_hub.streaming import agent, faust_app, raw_topic, send_and_wait
+from referral_hub.topics import (CONTACTS, INCIDENTS, INCIDENTS_BY_PERPETRATOR, INCIDENTS_DLQ,
+                                 REFERRALS as REFERRALS_TOPIC)
 from referral_hub.validation import Problem
 
 log = get_logger()
 APP_ID = "referral-hub-router"
 
 
-def history_from_table(entries: list[dict]) -> History:
-    return History(tuple(PriorIncident(e["reference"], datetime.fromisoformat(e["reported_at"]),
-                                       e["referred_to_marac"]) for e in entries))
+def victim_history(entries: list[dict]) -> VictimHistory:
+    return VictimHistory(tuple(PriorIncident(e["reference"], datetime.fromisoformat(e["reported_at"]),
+                                             e["referred_to_marac"]) for e in entries))
 
 
-def history_to_table(history: History) -> list[dict]:
-    return [{"reference": p.reference, "reported_at": p.reported_at.isoformat(),
-             "referred_to_marac": p.referred_to_marac} for p in history.incidents]
+def perpetrator_history(entries: list[dict]) -> PerpetratorHistory:
+    return PerpetratorHistory(tuple(PerpetratorIncident(
+        e["reference"], e["victim_key"], datetime.fromisoformat(e["reported_at"]),
+        e["referred_to_matac"]) for e in entries))
+
+
+def as_table_value(history: VictimHistory | PerpetratorHistory) -> list[dict]:
+    return [{k: v.isoformat() if isinstance(v, datetime) else v for k, v in vars(e).items()}
+            for e in history.incidents]
 
 
 def create_app(settings: HubSettings, config: HubConfig, codec: AvroCodec) -> faust.App:
-    app = faust_app(APP_ID, settings.kafka, settings.router_host, settings.router_port)
+    app = faust_app(APP_ID, settings, settings.router_host, settings.router_port)
     incidents = raw_topic(app, INCIDENTS)
+    by_perpetrator = raw_topic(app, INCIDENTS_BY_PERPETRATOR)
     referrals = raw_topic(app, REFERRALS_TOPIC)
     dead_letters = raw_topic(app, INCIDENTS_DLQ)
     contacts = raw_topic(app, CONTACTS)
-    victim_history = app.Table("victim-history", default=list)
+    victims = app.Table("victim-history", default=list)
+    perpetrators = app.Table("perpetrator-history", default=list)
     first_contact = app.Table("first-contact", default=str)
 
-    @app.agent(incidents)
-    async def route(stream):
+    async def readable(key: bytes, value: bytes, topic: str) -> Incident | None:
+        try:
+            return Incident.model_validate(codec.decode("incident", value), strict=False)
+        except Exception as exc:  # a record we cannot read must not stop everyone else's
+            log.error("incident_unreadable", topic=topic, error_type=type(exc).__name__)
+            problem = Problem("(record)", f"unreadable on {topic}: {type(exc).__name__}")
+            await send_and_wait(dead_letters, key.decode(), codec.encode(
+                "dead-letter", dead_letter("router", [problem], value, len(value))))
+            DEAD_LETTERS.labels("router").inc()
+            return None
+
+    async def publish(incident: Incident, decisions: list[Decision]) -> None:
+        for decision in decisions:
+            await send_and_wait(referrals, incident.key, codec.encode("referral", decision.as_record()))
+            REFERRALS.labels(decision.pathway, decision.area).inc()
+        log.info("incident_routed", incident_ref=incident.reference,
+                 referral_ids=[d.referral_id for d in decisions],
+                 pathways=[d.pathway for d in decisions], config_version=config.version)
+
+    def keep_days(incident: Incident) -> int:
+        return config.areas[incident.local_authority].windows.longest_days
+
+    @agent(app, incidents)
+    async def route_for_victims(stream):
         async for key, value in stream.items():
-            victim_key = key.decode()
-            try:
-                incident = Incident.model_validate(codec.decode("incident", value), strict=False)
-            except Exception as exc:  # a record we cannot read must not stop everyone else's
-                log.error("incident_unreadable", error_type=type(exc).__name__)
-                problem = Problem("(record)", f"unreadable on {INCIDENTS}: {type(exc).__name__}")
-                await send_and_wait(dead_letters, victim_key, codec.encode(
-                    "dead-letter", dead_letter("router", [problem], value, len(value))))
-                DEAD_LETTERS.labels("router").inc()
+            incident = await readable(key, value, INCIDENTS)
+            if incident is None:
                 continue
-            history = history_from_table(victim_history[victim_key])
+            history = victim_history(victims[incident.key])
             if history.has(incident.reference):
                 DUPLICATE_INCIDENTS.inc()
                 log.info("incident_duplicate_ignored", incident_ref=incident.reference)
                 continue
-            decisions = decide(incident, history, config)
-            for decision in decisions:
-                await send_and_wait(referrals, victim_key, codec.encode("referral", decision.as_record()))
-                REFERRALS.labels(decision.pathway, decision.area).inc()
-            victim_history[victim_key] = history_to_table(history.after(incident, decisions))
-            log.info("incident_routed", incident_ref=incident.reference,
-                     referral_ids=[d.referral_id for d in decisions],
-                     pathways=[d.pathway for d in decisions], config_version=config.version)
+            decisions = decide_for_victim(incident, history, config)
+            await publish(incident, decisions)
+            if incident.perpetrator:
+                await send_and_wait(by_perpetrator, perpetrator_key(incident), value)
+            victims[incident.key] = as_table_value(history.after(incident, decisions, keep_days(incident)))
 
-    @app.agent(contacts)
+    @agent(app, by_perpetrator)
+    async def route_for_perpetrators(stream):
+        async for key, value in stream.items():
+            incident = await readable(key, value, INCIDENTS_BY_PERPETRATOR)
+            if incident is None:
+                continue
+            history = perpetrator_history(perpetrators[key.decode()])
+            if history.has(incident.reference):
+                continue  # forwarded again after a restart; already counted
+            decisions = decide_for_perpetrator(incident, history, config)
+            if decisions:
+                await publish(incident, decisions)
+            perpetrators[key.decode()] = as_table_value(
+                history.after(incident, decisions, keep_days(incident)))
+
+    @agent(app, contacts)
     async def time_contacts(stream):
         async for key, value in stream.items():
             event = codec.decode("contact-event", value)

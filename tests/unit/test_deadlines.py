@@ -3,6 +3,7 @@ from datetime import datetime, time
 
 import pytest
 
+from referral_hub.config import Term
 from referral_hub.deadlines import next_school_day_start, nth_working_day_start
 
 
@@ -31,3 +32,15 @@ def test_encompass_is_due_at_the_start_of_the_next_school_day(reported, due):
 ])
 def test_working_days_count_from_the_day_of_the_report(reported, days, due):
     assert nth_working_day_start(utc(reported), days, time(9)) == utc(due)
+
+
+TERMS = (Term(start="2026-09-03", end="2026-10-23"), Term(start="2026-11-02", end="2026-12-18"))
+
+
+@pytest.mark.parametrize("reported, due", [
+    ("2026-10-23T20:00:00Z", "2026-11-02T09:00:00Z"),  # half term: back on 2 November
+    ("2026-12-18T20:00:00Z", "2026-12-21T09:00:00Z"),  # past the last term given: working days
+    ("2026-11-20T22:14:00Z", "2026-11-23T09:00:00Z"),  # in term: as without terms
+])
+def test_an_areas_term_dates_make_holidays_no_school_days(reported, due):
+    assert next_school_day_start(utc(reported), time(9), TERMS) == utc(due)

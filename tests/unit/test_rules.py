@@ -4,7 +4,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from referral_hub.rules import History, PriorIncident, decide
+from referral_hub.rules import History, PerpetratorHistory, PerpetratorIncident, PriorIncident, VictimHistory, decide
 from referral_hub.validation import parse_incident
 from tests.factories import child, incident
 
@@ -146,18 +146,82 @@ MEDIUM = {"risk": {"tool": "DASH", "dash_yes_count": 11}, **NO_CHILDREN}
     ((prior(366, marac=True),), None),
 ])
 def test_escalation_and_repeat_marac_count_365_days_inclusive(config, history, expected):
-    found = pathways(config, incident(**MEDIUM), History(history))
+    found = pathways(config, incident(**MEDIUM), History(VictimHistory(history)))
     assert found.get("MARAC") == expected
 
 
 def test_the_same_incident_again_changes_nothing(config):
     notification = incident()
     first = route(config, notification)
-    history = History().after(parse_incident(json.dumps(notification), config), first)
-    assert route(config, notification, history) == []
+    parsed = parse_incident(json.dumps(notification), config)
+    history = History(VictimHistory().after(parsed, first, 1098),
+                      PerpetratorHistory().after(parsed, first, 1098))
+    assert first and route(config, notification, history) == []
 
 
 def test_referral_ids_are_the_same_every_time_and_differ_between_referrals(config):
     ids = [d.referral_id for d in route(config, incident())]
     assert ids == [d.referral_id for d in route(config, incident())]
     assert len(set(ids)) == len(ids)
+
+
+def against(days_before: int, victim: str, matac: bool = False) -> PerpetratorIncident:
+    reported = datetime.fromisoformat("2026-11-20T22:14:00+00:00") - timedelta(days=days_before)
+    return PerpetratorIncident(f"merseyside/P-{days_before}-{victim}", f"merseyside:{victim}", reported, matac)
+
+
+def matac(config, *earlier: PerpetratorIncident) -> list:
+    history = History(perpetrator=PerpetratorHistory(earlier))
+    return [(d.subject_id, d.recipient, d.reasons, d.as_route_output()["due_at"])
+            for d in route(config, incident(**NO_CHILDREN), history) if d.pathway == "MATAC"]
+
+
+def test_a_perpetrator_recorded_against_a_second_victim_within_three_years_goes_to_matac(config):
+    assert matac(config, against(400, "MP-P-OTHER")) == [
+        ("MP-P-40007", "merseyside-matac", ("serial_perpetrator",), "2026-12-18T22:14:00Z")]
+
+
+@pytest.mark.parametrize("earlier, referred", [
+    ((against(1095, "MP-P-OTHER"),), True),            # 20 Nov 2023: within 3 years
+    ((against(1097, "MP-P-OTHER"),), False),           # 18 Nov 2023: outside
+    ((against(30, "MP-P-88123"),), False),             # the same victim again is not serial
+    ((against(30, "MP-P-OTHER", matac=True),), False),  # referred 30 days ago: once in 12 months
+    ((against(400, "MP-P-OTHER", matac=True), against(100, "MP-P-THIRD")), True),
+])
+def test_matac_windows(config, earlier, referred):
+    assert bool(matac(config, *earlier)) == referred
+
+
+def test_no_perpetrator_means_no_matac(config):
+    notification = incident(**NO_CHILDREN)
+    del notification["perpetrator"]
+    history = History(perpetrator=PerpetratorHistory((against(30, "MP-P-OTHER"),)))
+    assert "MATAC" not in {d.pathway for d in route(config, notification, history)}
+
+
+def explanation(config, notification, pathway, history=History()) -> list[str]:
+    return next(list(d.explanation) for d in route(config, notification, history) if d.pathway == pathway)
+
+
+def test_the_explanation_gives_the_rule_and_the_facts(config):
+    history = History(VictimHistory((prior(320), prior(246, marac=True))))
+    lines = explanation(config, incident(**NO_CHILDREN), "MARAC", history)
+    assert lines == [
+        "visible_high_risk: DASH 15 yes answers (14 or more is high)",
+        "potential_escalation: third incident in 365 days: 2026-01-04, 2026-03-19, 2026-11-20",
+        "repeat_marac: referred to MARAC for the incident of 2026-03-19, 246 days before this one",
+        "due Monday 23 November 2026 09:00 UK time: 1 working day after the report (Friday 20 November 2026 22:14)"]
+
+
+def test_the_explanation_names_the_school_but_never_the_child(config):
+    lines = explanation(config, incident(), "ENCOMPASS")
+    assert "attends Example Park Primary School (URN 104808): its Key Adult is told" in lines
+    assert not any("Sam" in line or "2016-09-14" in line for line in lines)
+
+
+def test_a_protective_notice_explains_the_shorter_deadline(config):
+    notice = {"type": "DVPO", "issued_at": "2026-11-20T23:00:00Z", "expires_at": "2026-12-20T23:00:00Z"}
+    lines = explanation(config, incident(risk={"tool": "DASH", "dash_yes_count": 5}, protective_notice=notice,
+                                         **NO_CHILDREN), "COMMUNITY_ADVOCACY")
+    assert lines[1] == "protective_notice: DVPO in force until Sunday 20 December 2026 23:00"
+    assert lines[2].startswith("due Saturday 21 November 2026 22:14 UK time: 24 hours, as a protective notice")
