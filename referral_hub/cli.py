@@ -26,9 +26,12 @@ def _service(name: str, settings: HubSettings) -> int:
 
 
 def _route(args: argparse.Namespace, settings: HubSettings) -> int:
-    from .route import route_lines
+    from .route import compare_lines, route_lines
+    if args.compare:
+        old, new = (load_config(path) for path in args.compare)
+        return compare_lines(sys.stdin, sys.stdout, old, new)
     config = load_config(args.config or settings.config_dir)
-    return route_lines(sys.stdin, sys.stdout, sys.stderr, config)
+    return route_lines(sys.stdin, sys.stdout, sys.stderr, config, explain=args.explain)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -38,6 +41,11 @@ def main(argv: list[str] | None = None) -> int:
         commands.add_parser(name, help=f"run the {name} service (settings from RH_* variables)")
     route = commands.add_parser("route", help="apply the pathway rules to JSON Lines on stdin")
     route.add_argument("--config", type=Path, help="configuration directory (default: the example)")
+    route.add_argument("--explain", action="store_true",
+                       help="add to each decision the rule and the facts behind it, in plain words")
+    route.add_argument("--compare", nargs=2, type=Path, metavar=("OLD", "NEW"),
+                       help="print the change in referrals per area and pathway between two "
+                            "configuration directories, for capacity planning")
     watch = commands.add_parser("watch", help="print a topic's records as JSON lines, from its start")
     watch.add_argument("topic", help="e.g. referrals.v1, recipient.st-helens-marac.v1, contacts.v1")
     for name, text in (("up", "start the local broker and all services until interrupted"),

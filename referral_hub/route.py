@@ -59,3 +59,30 @@ def route_lines(lines: TextIO, out: TextIO, err: TextIO, config: HubConfig,
         for decision in result:
             out.write(json.dumps(decision.as_route_output(explain)) + "\n")
     return status
+
+
+def _counts(lines: list[str], config: HubConfig) -> tuple[dict[tuple[str, str], int], int]:
+    """Referrals per (area, pathway), and how many lines the configuration refused."""
+    counts: dict[tuple[str, str], int] = {}
+    refused = 0
+    for _, result in routed_lines(lines, config):
+        if isinstance(result, Refused):
+            refused += 1
+            continue
+        for decision in result:
+            area = config.areas[decision.area].name
+            counts[(area, decision.pathway)] = counts.get((area, decision.pathway), 0) + 1
+    return counts, refused
+
+
+def compare_lines(lines: TextIO, out: TextIO, old: HubConfig, new: HubConfig) -> int:
+    """The change in referrals per area and pathway between two configurations."""
+    incidents = list(lines)
+    (before, refused_before), (after, refused_after) = _counts(incidents, old), _counts(incidents, new)
+    out.write(f"{'area':<12} {'pathway':<19} {'old':>6} {'new':>6} {'change':>7}\n")
+    for area, pathway in sorted(before.keys() | after.keys()):
+        was, now = before.get((area, pathway), 0), after.get((area, pathway), 0)
+        out.write(f"{area:<12} {pathway:<19} {was:>6} {now:>6} {now - was:>+7}\n")
+    out.write(f"{'refused lines':<32} {refused_before:>6} {refused_after:>6} "
+              f"{refused_after - refused_before:>+7}\n")
+    return 0

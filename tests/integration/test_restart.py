@@ -1,4 +1,4 @@
-"""A router stopped and started again keeps each victim's history and repeats nothing."""
+"""A router stopped and started again keeps each person's history and repeats nothing."""
 from tests.factories import fresh_incident
 from referral_hub.topics import REFERRALS
 from tests.integration.kafka_helpers import post_incident
@@ -25,3 +25,10 @@ def test_history_survives_a_router_restart(api, topic, hub):
         "MARAC": ["potential_escalation"], "IDVA": ["potential_escalation"]}
     # The restarted router did not route the earlier incidents again.
     assert [d["pathway"] for d in referrals.values(incident_id=first["incident_id"])] == ["COMMUNITY_ADVOCACY"]
+
+    # The perpetrator's history survived too: a second victim makes him a serial perpetrator.
+    other_victim = dict(third, incident_id=first["incident_id"] + "-4",
+                        victim=dict(third["victim"], person_id=third["victim"]["person_id"] + "-B"))
+    assert post_incident(api, other_victim).status_code == 202
+    referrals.wait_for(lambda _: referrals.values(incident_id=other_victim["incident_id"], pathway="MATAC"),
+                       "a MATAC referral for the second victim's incident")

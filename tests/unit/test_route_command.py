@@ -46,3 +46,33 @@ def test_history_builds_in_the_order_given():
 def test_another_configuration_directory_is_used_when_given(tmp_path):
     result = run_route([json.dumps(incident())], "--config", str(tmp_path))
     assert result.returncode == 78 and "hub.toml: file not found" in result.stderr
+
+
+def test_explain_gives_each_decision_its_rule_and_facts_in_plain_words():
+    medium = {"tool": "DASH", "dash_yes_count": 11}
+    lines = [json.dumps(incident(incident_id=f"MP-{n}", reported_at=reported, occurred_at=None,
+                                 risk=medium, children=[]))
+             for n, reported in ((1, "2026-01-04T10:00:00Z"), (2, "2026-03-19T10:00:00Z"),
+                                 (3, "2026-06-02T10:00:00Z"))]
+    result = run_route(lines, "--explain")
+    marac = next(json.loads(line) for line in result.stdout.splitlines() if '"MARAC"' in line)
+    assert marac["explanation"][0] == (
+        "potential_escalation: third incident in 365 days: 2026-01-04, 2026-03-19, 2026-06-02")
+    assert marac["explanation"][-1].startswith("due Wednesday 03 June 2026 09:00 UK time: 1 working day")
+
+
+def test_compare_shows_the_change_in_referrals_per_area_and_pathway(tmp_path):
+    import shutil
+    new = tmp_path / "new"
+    shutil.copytree(REPO_ROOT / "config", new)
+    area = new / "areas" / "st-helens.toml"
+    area.write_text(area.read_text().replace(
+        'marac_criteria = ["visible_high_risk", "professional_judgement", "potential_escalation", "repeat_marac"]',
+        'marac_criteria = ["visible_high_risk"]'))
+    samples = (REPO_ROOT / "samples" / "incidents.jsonl").read_text().splitlines()
+    result = run_route(samples, "--compare", str(REPO_ROOT / "config"), str(new))
+    rows = {tuple(line.split()[:-3]): line.split()[-3:] for line in result.stdout.splitlines()[1:]}
+    # The professional-judgement case no longer goes to MARAC, but to community advocacy.
+    assert rows[("St", "Helens", "MARAC")] == ["2", "1", "-1"]
+    assert rows[("St", "Helens", "COMMUNITY_ADVOCACY")] == ["0", "1", "+1"]
+    assert rows[("refused", "lines")] == ["1", "1", "+0"]

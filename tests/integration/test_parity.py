@@ -1,0 +1,58 @@
+"""The streaming router and `referral-hub route` give the same decisions for the same incidents."""
+import io
+import json
+import uuid
+
+from referral_hub.route import route_lines
+from referral_hub.settings import REPO_ROOT
+from referral_hub.topics import REFERRALS
+from tests.factories import incident
+from tests.integration.kafka_helpers import post_incident
+
+
+def scenario() -> list[dict]:
+    """History at work: escalation, repeat MARAC, a serial perpetrator, a duplicate, the samples."""
+    tag = uuid.uuid4().hex[:8].upper()
+    medium = {"tool": "DASH", "dash_yes_count": 11, "officer_grade": "medium"}
+    victim_a = {"victim__person_id": f"A{tag}", "perpetrator__person_id": f"P{tag}", "occurred_at": None,
+                "children": []}
+    victim_b = victim_a | {"victim__person_id": f"B{tag}", "local_authority": "E08000011"}
+    incidents = [
+        incident(incident_id=f"{tag}-1", reported_at="2026-01-04T10:00:00Z", risk=medium, **victim_a),
+        incident(incident_id=f"{tag}-2", reported_at="2026-03-19T10:00:00Z", risk=medium, **victim_a),
+        incident(incident_id=f"{tag}-3", reported_at="2026-06-02T10:00:00Z", risk=medium, **victim_a),
+        incident(incident_id=f"{tag}-4", reported_at="2026-08-10T10:00:00Z", risk=medium, **victim_b),
+        incident(incident_id=f"{tag}-5", reported_at="2026-11-20T10:00:00Z", risk=medium, **victim_a),
+    ]
+    incidents.append(incidents[1])  # sent again: changes nothing
+    for line in (REPO_ROOT / "samples" / "incidents.jsonl").read_text().splitlines()[:5]:
+        sample = json.loads(line)
+        incidents.append(sample | {"incident_id": f"{sample['incident_id']}-{tag}"})
+    return incidents
+
+
+def as_route_output(record: dict) -> dict:
+    return {"incident_id": record["incident_id"], "pathway": record["pathway"],
+            "subject_id": record["subject_id"], "recipient": record["recipient"],
+            "reasons": record["reasons"], "due_at": record["due_at"].strftime("%Y-%m-%dT%H:%M:%SZ")}
+
+
+def test_streaming_and_offline_routing_agree(api, topic, config):
+    incidents = scenario()
+    out = io.StringIO()
+    assert route_lines(io.StringIO("\n".join(json.dumps(i) for i in incidents)), out, io.StringIO(), config) == 0
+    offline = [json.loads(line) for line in out.getvalue().splitlines()]
+    pathways = {d["pathway"] for d in offline}
+    assert {"MARAC", "MATAC", "COMMUNITY_ADVOCACY", "ENCOMPASS"} <= pathways  # the scenario covers them
+
+    referrals = topic(REFERRALS, "referral")
+    for notification in incidents:  # one at a time, as the offline command reads them
+        assert post_incident(api, notification, notification["force"]).status_code == 202
+        expected = sum(d["incident_id"] == notification["incident_id"] for d in offline)
+        referrals.wait_for(lambda _, i=notification["incident_id"], n=expected:
+                           len(referrals.values(incident_id=i)) >= n,
+                           f"{expected} referrals for {notification['incident_id']}")
+    ids = {i["incident_id"] for i in incidents}
+    streamed = [as_route_output(r) for r in referrals.values() if r["incident_id"] in ids]
+    key = lambda d: json.dumps(d, sort_keys=True)  # noqa: E731
+    assert sorted(map(key, streamed)) == sorted(map(key, offline))
