@@ -55,15 +55,18 @@ class Services:
     broker: LocalBroker
     ports: tuple[int, int, int] = (8080, 8081, 8082)
     log_dir: Path | None = None  # None: the services log to this terminal
+    # None: memory, rebuilt from the broker's changelogs at every start, so never out of
+    # step with a reset broker. A directory: RocksDB there, as in production.
+    state_dir: Path | None = None
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
 
     @property
     def env(self) -> dict[str, str]:
         ingest, router, notify = self.ports
+        state = {"RH_STATE_STORE": "rocksdb://", "RH_STATE_DIR": str(self.state_dir)} \
+            if self.state_dir else {"RH_STATE_STORE": "memory://"}
         return {"RH_KAFKA_BOOTSTRAP_SERVERS": self.broker.bootstrap, "RH_INGEST_PORT": str(ingest),
-                "RH_ROUTER_PORT": str(router), "RH_NOTIFY_PORT": str(notify),
-                # State rebuilt from the broker's changelogs: never out of step with a reset broker.
-                "RH_STATE_STORE": "memory://"}
+                "RH_ROUTER_PORT": str(router), "RH_NOTIFY_PORT": str(notify)} | state
 
     def urls(self) -> dict[str, str]:
         return {name: f"http://127.0.0.1:{port}" for name, port in zip(SERVICES, self.ports, strict=True)}

@@ -34,8 +34,11 @@ def broker():
 
 @pytest.fixture(scope="session")
 def hub(broker):
-    shutil.rmtree(TEST_RUN_DIR / "logs", ignore_errors=True)
-    services = Services(broker, ports=(18080, 18081, 18082), log_dir=TEST_RUN_DIR / "logs")
+    """The services with RocksDB state, as in production, fresh like the broker."""
+    for stale in ("logs", "state"):
+        shutil.rmtree(TEST_RUN_DIR / stale, ignore_errors=True)
+    services = Services(broker, ports=(18080, 18081, 18082), log_dir=TEST_RUN_DIR / "logs",
+                        state_dir=TEST_RUN_DIR / "state")
     services.start()
     yield services
     services.stop()

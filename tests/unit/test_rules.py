@@ -225,3 +225,14 @@ def test_a_protective_notice_explains_the_shorter_deadline(config):
                                          **NO_CHILDREN), "COMMUNITY_ADVOCACY")
     assert lines[1] == "protective_notice: DVPO in force until Sunday 20 December 2026 23:00"
     assert lines[2].startswith("due Saturday 21 November 2026 22:14 UK time: 24 hours, as a protective notice")
+
+
+@pytest.mark.parametrize("area, urn, due", [
+    ("E08000013", "104808", "2026-12-21T09:00:00Z"),  # St Helens gives no terms: next working day
+    ("E08000011", "104500", "2027-01-05T09:00:00Z"),  # Knowsley's spring term starts 5 January
+])
+def test_term_dates_carry_encompass_over_the_christmas_holiday(config, area, urn, due):
+    notification = incident(local_authority=area, reported_at="2026-12-18T20:00:00Z", occurred_at=None,
+                            children=[child("C1", urn=urn)])
+    [encompass] = [d for d in route(config, notification) if d.pathway == "ENCOMPASS"]
+    assert encompass.as_route_output()["due_at"] == due
