@@ -100,6 +100,12 @@ class Services:
                     raise TimeoutError(f"{name} did not answer {url}/healthz within {timeout:.0f}s")
                 time.sleep(0.3)
 
+    def kill_one(self, name: str) -> None:
+        """SIGKILL, as a crashed machine would: no clean shutdown, no final commit."""
+        process = self.processes.pop(name)
+        process.kill()
+        process.wait()
+
     def stop_one(self, name: str, timeout: float = 30.0) -> None:
         process = self.processes.pop(name, None)
         if process is None or process.poll() is not None:
