@@ -60,13 +60,15 @@ def replay_consumer(settings: KafkaSettings, topic: str, timeout: float = 30.0) 
 
 
 def ensure_topics(settings: KafkaSettings, names: list[str] | tuple[str, ...],
-                  timeout: float = 30.0) -> None:
+                  compacted: bool = False, timeout: float = 30.0) -> None:
     """Create whichever topics do not exist yet (the broker does not auto-create them), and
-    return once the metadata shows every one with its partitions: faust checks them at start."""
+    return once the metadata shows every one with its partitions: faust checks them at start.
+    Compacted topics keep the latest record per key: the changelogs of faust's tables."""
     admin = AdminClient(_client_config(settings))
     existing = set(admin.list_topics(timeout=15).topics)
     wanted = [NewTopic(name, num_partitions=settings.topic_partitions,
-                       replication_factor=settings.topic_replication_factor)
+                       replication_factor=settings.topic_replication_factor,
+                       config={"cleanup.policy": "compact"} if compacted else {})
               for name in names if name not in existing]
     for future in (admin.create_topics(wanted) if wanted else {}).values():
         try:

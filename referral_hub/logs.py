@@ -30,10 +30,14 @@ def _drop_unsafe_keys(_logger, _method, event_dict: dict) -> dict:
     return event_dict
 
 
+# librdkafka's messages are broker diagnostics; it never sees a record's contents in clear.
+FORMATTED_LOGGERS = frozenset({"librdkafka"})
+
+
 def _unformatted_library_message(_logger, _method, event_dict: dict) -> dict:
     """A library's log message keeps its template, not its arguments (they may be a record)."""
     record = event_dict.pop("_record", None)
-    if event_dict.pop("positional_args", None):
+    if event_dict.pop("positional_args", None) and record.name not in FORMATTED_LOGGERS:
         event_dict["event"] = record.msg if isinstance(record.msg, str) else "library event"
     event_dict.pop("_from_structlog", None)
     return event_dict
@@ -56,7 +60,11 @@ def _exception_without_message(_logger, _method, event_dict: dict) -> dict:
 
 def configure_logging(service: str, level: str = "info") -> None:
     """JSON lines on stderr for our events and for the libraries' (faust, uvicorn, kafka)."""
-    shared = [structlog.contextvars.merge_contextvars, structlog.processors.add_log_level,
+    def add_service(_logger, _method, event_dict: dict) -> dict:
+        event_dict.setdefault("service", service)  # from every thread, unlike contextvars
+        return event_dict
+
+    shared = [add_service, structlog.processors.add_log_level,
               structlog.processors.TimeStamper(fmt="iso", utc=True)]
     structlog.configure(
         processors=[*shared, _exception_without_message,
@@ -78,7 +86,6 @@ def configure_logging(service: str, level: str = "info") -> None:
     # Library chatter below WARNING is noise to an on-call engineer.
     for noisy in ("faust", "mode", "aiokafka", "uvicorn", "kafka", "librdkafka"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
-    structlog.contextvars.bind_contextvars(service=service)
 
 
 def get_logger() -> structlog.stdlib.BoundLogger:

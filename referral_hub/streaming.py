@@ -7,6 +7,7 @@ import faust
 from mode import CrashingSupervisor
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from .kafka import ensure_topics
 from .settings import HubSettings, KafkaSettings
 
 
@@ -79,6 +80,10 @@ async def send_and_wait(topic: faust.TopicT, key: str, value: bytes) -> None:
 def run_worker(app: faust.App, settings: HubSettings) -> None:
     """Run a faust worker in this process with our logging left in place."""
     settings.state_dir.mkdir(parents=True, exist_ok=True)  # faust makes only the last level
+    # Created here, not by faust at start: faust checks a changelog's partitions before
+    # its own metadata has caught up with a topic it has just created, and crashes.
+    ensure_topics(settings.kafka, [table.changelog_topic.get_topic_name()
+                                   for table in app.tables.values()], compacted=True)
     worker = faust.Worker(app, loglevel=settings.log_level.upper(), override_logging=False,
                           redirect_stdouts=False, quiet=True)
     worker.spinner = None  # it writes terminal escapes into the JSON log stream

@@ -33,3 +33,14 @@ def test_an_error_keeps_its_type_and_place_but_not_its_message(capsys):
     [line] = logged(capsys, fail)
     assert line["error_type"] == "ValueError" and line["error_at"].startswith("test_logs.py:")
     assert "Anne" not in json.dumps(line)
+
+
+def test_lines_from_background_threads_name_their_service(capsys):
+    import threading
+
+    def emit():
+        thread = threading.Thread(target=lambda: get_logger().info("follower_failed", source="raw topic"))
+        thread.start()
+        thread.join()
+    [line] = logged(capsys, emit)
+    assert line["service"] == "test"
