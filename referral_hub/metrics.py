@@ -1,6 +1,6 @@
 """Prometheus metrics. Labels are bounded sets (pathway codes, area codes, fixed reasons),
 never person data or free text."""
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 # Minutes to weeks: Encompass is due within hours, MATAC within 28 days.
 CONTACT_BUCKETS = tuple(s * 60 for s in (1, 5, 15, 30, 60, 120, 240, 480, 720, 1440,
@@ -27,3 +27,23 @@ TIME_TO_NOTIFY = Histogram("referral_hub_time_to_notify_seconds",
 TIME_TO_CONTACT = Histogram("referral_hub_time_to_contact_seconds",
                             "reported_at to first safe_contact_made (acknowledged for ENCOMPASS)",
                             ["pathway", "area"], buckets=CONTACT_BUCKETS)
+TIME_TO_FIRST_ATTEMPT = Histogram("referral_hub_time_to_first_attempt_seconds",
+                                  "reported_at to the first contact_attempted", ["pathway", "area"],
+                                  buckets=CONTACT_BUCKETS)
+FIRST_CONTACTS = Counter("referral_hub_first_contacts_total",
+                         "Referrals reaching first contact, and whether by their due_at",
+                         ["pathway", "area", "within_deadline"])
+OPEN_REFERRALS = Gauge("referral_hub_open_referrals",
+                       "Referrals decided and not yet contacted (acknowledged for ENCOMPASS)",
+                       ["pathway", "area"])
+OVERDUE_REFERRALS = Gauge("referral_hub_overdue_referrals",
+                          "Open referrals past their due_at", ["pathway", "area"])
+UNDELIVERED_DUE_SOON = Gauge("referral_hub_undelivered_due_soon_referrals",
+                             "Referrals not yet delivered whose due_at is within 30 minutes or past",
+                             ["pathway", "area"])
+OVERDUE_EVENTS = Counter("referral_hub_overdue_events_total",
+                         "Overdue events written to overdue.v1 (first, then daily reminders)",
+                         ["pathway", "area", "kind"])
+CONSUMER_LAG = Gauge("referral_hub_consumer_lag_messages",
+                     "Records on a topic not yet processed by this service's consumer group",
+                     ["group", "topic"])
