@@ -24,9 +24,10 @@ Pathway = Literal["MARAC", "IDVA", "COMMUNITY_ADVOCACY", "YOUNG_PEOPLE", "ADULT_
 MaracCriterion = Literal["visible_high_risk", "professional_judgement",
                          "potential_escalation", "repeat_marac"]
 # Agency roles an area names a recipient for. Education settings come from the directory.
+# ESCALATION is told when a referral in the area passes its deadline without contact.
 RecipientRole = Literal["MARAC", "IDVA", "COMMUNITY_ADVOCACY", "YOUNG_PEOPLE",
                         "ADULT_SAFEGUARDING", "MASH_IDVA", "MATAC",
-                        "ENCOMPASS_FALLBACK", "HOME_EDUCATION"]
+                        "ENCOMPASS_FALLBACK", "HOME_EDUCATION", "ESCALATION"]
 EDUCATION_SETTINGS_TOPIC = "recipient.education-settings.v1"
 
 

@@ -20,8 +20,9 @@ def _client_config(settings: KafkaSettings) -> dict:
 
 def make_producer(settings: KafkaSettings) -> Producer:
     # acks=all with idempotence: an accepted notification is on the broker, once.
+    # murmur2 as in Java and aiokafka (faust): one key, one partition, whoever writes it.
     return Producer(_client_config(settings) | {"acks": "all", "enable.idempotence": True,
-                                                "linger.ms": 5})
+                                                "linger.ms": 5, "partitioner": "murmur2_random"})
 
 
 def produce_and_wait(producer: Producer, topic: str, key: str, value: bytes,

@@ -21,7 +21,9 @@ def contact_event(referral: dict, event_type: str, at: datetime) -> dict:
                               .encode()).hexdigest()[:32]
     return {"event_id": f"evt-{event_id}", "referral_id": referral["referral_id"],
             "type": event_type, "at": at, "pathway": referral["pathway"],
-            "area": referral["area"], "reported_at": referral["reported_at"]}
+            "area": referral["area"], "recipient": referral["recipient"],
+            "reported_at": referral["reported_at"],
+            "due_at": referral["due_at"]}
 
 
 def dead_letter(source: str, problems: list[Problem], payload: bytes | None,

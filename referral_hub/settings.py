@@ -54,4 +54,7 @@ class HubSettings(BaseSettings):
     state_store: Literal["rocksdb://", "memory://"] = "rocksdb://"
     state_dir: Path = REPO_ROOT / ".run" / "state"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    # Tests set a clock file; production reads the real clock (see referral_hub/clock.py).
+    clock_file: Path | None = None
+    overdue_check_seconds: float = Field(default=15.0, gt=0)
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)

@@ -58,6 +58,7 @@ class Services:
     # None: memory, rebuilt from the broker's changelogs at every start, so never out of
     # step with a reset broker. A directory: RocksDB there, as in production.
     state_dir: Path | None = None
+    settings: dict[str, str] = field(default_factory=dict)  # more RH_* variables
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
 
     @property
@@ -66,7 +67,7 @@ class Services:
         state = {"RH_STATE_STORE": "rocksdb://", "RH_STATE_DIR": str(self.state_dir)} \
             if self.state_dir else {"RH_STATE_STORE": "memory://"}
         return {"RH_KAFKA_BOOTSTRAP_SERVERS": self.broker.bootstrap, "RH_INGEST_PORT": str(ingest),
-                "RH_ROUTER_PORT": str(router), "RH_NOTIFY_PORT": str(notify)} | state
+                "RH_ROUTER_PORT": str(router), "RH_NOTIFY_PORT": str(notify)} | state | self.settings
 
     def urls(self) -> dict[str, str]:
         return {name: f"http://127.0.0.1:{port}" for name, port in zip(SERVICES, self.ports, strict=True)}

@@ -7,11 +7,10 @@ has both the delivery and the `delivered` event.
 """
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import faust
 
 from referral_hub.avro import AvroCodec
+from referral_hub.clock import Clock
 from referral_hub.config import HubConfig
 from referral_hub.logs import get_logger
 from referral_hub.metrics import DELIVERIES, TIME_TO_NOTIFY
@@ -26,6 +25,7 @@ APP_ID = "referral-hub-notify"
 
 def create_app(settings: HubSettings, config: HubConfig, codec: AvroCodec) -> faust.App:
     app = faust_app(APP_ID, settings, settings.notify_host, settings.notify_port)
+    clock = Clock(settings.clock_file)
     referrals = raw_topic(app, REFERRALS)
     contacts = raw_topic(app, CONTACTS)
     recipient_topics = {name: raw_topic(app, name) for name in config.recipient_topics()}
@@ -42,7 +42,7 @@ def create_app(settings: HubSettings, config: HubConfig, codec: AvroCodec) -> fa
                 continue
             topic_name = config.topic_for(referral["recipient"])
             await send_and_wait(recipient_topics[topic_name], victim_key, value)
-            now = datetime.now(UTC)
+            now = clock.now()
             await send_and_wait(contacts, referral_id, codec.encode(
                 "contact-event", contact_event(referral, "delivered", now)))
             delivered[victim_key] = [*delivered[victim_key], referral_id]

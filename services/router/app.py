@@ -12,7 +12,8 @@ restart. Referrals are on the broker before a history records the incident, so a
 between replays the same decisions (same ids) rather than losing them; an incident already
 in a history is ignored.
 
-contacts.v1 -> the first qualifying contact per referral -> the time_to_contact histogram.
+Each decision also starts the referral's life on contacts.v1 (`referred`), which the
+tracker (tracker.py) follows to first contact and reports overdue.
 """
 from __future__ import annotations
 
@@ -24,8 +25,9 @@ from referral_hub.avro import AvroCodec
 from referral_hub.config import HubConfig
 from referral_hub.incident import Incident
 from referral_hub.logs import get_logger
-from referral_hub.metrics import DEAD_LETTERS, DUPLICATE_INCIDENTS, REFERRALS, TIME_TO_CONTACT
-from referral_hub.records import dead_letter, is_first_contact_type
+from referral_hub.metrics import DEAD_LETTERS, DUPLICATE_INCIDENTS, REFERRALS
+from referral_hub.clock import Clock
+from referral_hub.records import contact_event, dead_letter
 from referral_hub.rules import (Decision, PerpetratorHistory, PerpetratorIncident, PriorIncident,
                                 VictimHistory, decide_for_perpetrator, decide_for_victim,
                                 perpetrator_key)
@@ -34,6 +36,8 @@ from referral_hub.streaming import agent, faust_app, raw_topic, send_and_wait
 from referral_hub.topics import (CONTACTS, INCIDENTS, INCIDENTS_BY_PERPETRATOR, INCIDENTS_DLQ,
                                  REFERRALS as REFERRALS_TOPIC)
 from referral_hub.validation import Problem
+
+from .tracker import add_tracker
 
 log = get_logger()
 APP_ID = "referral-hub-router"
@@ -57,6 +61,7 @@ def as_table_value(history: VictimHistory | PerpetratorHistory) -> list[dict]:
 
 def create_app(settings: HubSettings, config: HubConfig, codec: AvroCodec) -> faust.App:
     app = faust_app(APP_ID, settings, settings.router_host, settings.router_port)
+    clock = Clock(settings.clock_file)
     incidents = raw_topic(app, INCIDENTS)
     by_perpetrator = raw_topic(app, INCIDENTS_BY_PERPETRATOR)
     referrals = raw_topic(app, REFERRALS_TOPIC)
@@ -64,7 +69,6 @@ def create_app(settings: HubSettings, config: HubConfig, codec: AvroCodec) -> fa
     contacts = raw_topic(app, CONTACTS)
     victims = app.Table("victim-history", default=list)
     perpetrators = app.Table("perpetrator-history", default=list)
-    first_contact = app.Table("first-contact", default=str)
 
     async def readable(key: bytes, value: bytes, topic: str) -> Incident | None:
         try:
@@ -79,7 +83,11 @@ def create_app(settings: HubSettings, config: HubConfig, codec: AvroCodec) -> fa
 
     async def publish(incident: Incident, decisions: list[Decision]) -> None:
         for decision in decisions:
-            await send_and_wait(referrals, incident.key, codec.encode("referral", decision.as_record()))
+            record = decision.as_record()
+            await send_and_wait(referrals, incident.key, codec.encode("referral", record))
+            # The referral's life starts here; the tracker times it from contacts.v1.
+            await send_and_wait(contacts, decision.referral_id, codec.encode(
+                "contact-event", contact_event(record, "referred", clock.now())))
             REFERRALS.labels(decision.pathway, decision.area).inc()
         log.info("incident_routed", incident_ref=incident.reference,
                  referral_ids=[d.referral_id for d in decisions],
@@ -120,17 +128,5 @@ def create_app(settings: HubSettings, config: HubConfig, codec: AvroCodec) -> fa
             perpetrators[key.decode()] = as_table_value(
                 history.after(incident, decisions, keep_days(incident)))
 
-    @agent(app, contacts)
-    async def time_contacts(stream):
-        async for key, value in stream.items():
-            event = codec.decode("contact-event", value)
-            referral_id = key.decode()
-            if not is_first_contact_type(event["pathway"], event["type"]) or first_contact[referral_id]:
-                continue
-            first_contact[referral_id] = event["at"].isoformat()
-            seconds = (event["at"] - event["reported_at"]).total_seconds()
-            TIME_TO_CONTACT.labels(event["pathway"], event["area"]).observe(seconds)
-            log.info("first_contact", referral_id=referral_id, pathway=event["pathway"],
-                     area=event["area"], seconds=seconds)
-
+    add_tracker(app, settings, config, codec, clock)
     return app

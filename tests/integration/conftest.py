@@ -15,6 +15,7 @@ from referral_hub.stack import LocalBroker, Services
 from tests.integration.kafka_helpers import TopicReader
 
 TEST_RUN_DIR = REPO_ROOT / ".run" / "test"
+CLOCK_FILE = TEST_RUN_DIR / "clock"  # empty or absent: real time (referral_hub/clock.py)
 
 
 def pytest_collection_modifyitems(items):
@@ -37,8 +38,10 @@ def hub(broker):
     """The services with RocksDB state, as in production, fresh like the broker."""
     for stale in ("logs", "state"):
         shutil.rmtree(TEST_RUN_DIR / stale, ignore_errors=True)
+    CLOCK_FILE.unlink(missing_ok=True)
     services = Services(broker, ports=(18080, 18081, 18082), log_dir=TEST_RUN_DIR / "logs",
-                        state_dir=TEST_RUN_DIR / "state")
+                        state_dir=TEST_RUN_DIR / "state",
+                        settings={"RH_CLOCK_FILE": str(CLOCK_FILE), "RH_OVERDUE_CHECK_SECONDS": "1"})
     services.start()
     yield services
     services.stop()
@@ -57,6 +60,13 @@ def codec():
 @pytest.fixture(scope="session")
 def config():
     return load_config(REPO_ROOT / "config")
+
+
+@pytest.fixture
+def clock(hub):
+    """clock(datetime) sets the time the services act on; real time again afterwards."""
+    yield lambda moment: CLOCK_FILE.write_text(moment.isoformat())
+    CLOCK_FILE.unlink(missing_ok=True)
 
 
 @pytest.fixture

@@ -60,6 +60,7 @@ def test_a_record_names_its_own_schema(codec):
     encoded = codec.encode("contact-event", {
         "event_id": "evt-1", "referral_id": "ref-1", "type": "acknowledged",
         "at": datetime(2026, 11, 23, 8, 40, tzinfo=UTC), "pathway": "ENCOMPASS", "area": "E08000013",
-        "reported_at": datetime(2026, 11, 20, 22, 14, tzinfo=UTC)})
+        "recipient": "setting-104808", "reported_at": datetime(2026, 11, 20, 22, 14, tzinfo=UTC),
+        "due_at": datetime(2026, 11, 23, 9, tzinfo=UTC)})
     name, record = codec.decode_any(encoded)
     assert name == "contact-event" and record["type"] == "acknowledged"

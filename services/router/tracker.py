@@ -1,0 +1,103 @@
+"""The router's timeliness tracker: every referral from decision to first contact.
+
+contacts.v1 (referred, delivered, recipients' reports; key referral_id) -> a faust table of
+each referral's status (referral_hub/timeliness.py) -> time-to-attempt and time-to-contact
+histograms. A timer looks for referrals past due_at and sends a check for each to
+referral-checks.v1, keyed like contacts.v1; the agent that owns the table decides on it,
+so a referral is reported overdue once (then reminded daily), also across restarts.
+Timers cannot write faust tables, hence the round trip through the checks topic.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime
+
+import faust
+
+from referral_hub.avro import AvroCodec
+from referral_hub.clock import Clock
+from referral_hub.config import HubConfig
+from referral_hub.logs import get_logger
+from referral_hub.metrics import (FIRST_CONTACTS, OPEN_REFERRALS, OVERDUE_EVENTS, OVERDUE_REFERRALS,
+                                  TIME_TO_CONTACT, TIME_TO_FIRST_ATTEMPT, UNDELIVERED_DUE_SOON)
+from referral_hub.settings import HubSettings
+from referral_hub.streaming import agent, send_and_wait
+from referral_hub.timeliness import (after_notice, days_overdue, is_open, is_overdue,
+                                     is_undelivered_due_soon, overdue_notice, record_event)
+from referral_hub.topics import CONTACTS, OVERDUE, REFERRAL_CHECKS
+
+log = get_logger()
+GAUGES = {"open": (OPEN_REFERRALS, lambda s, now: is_open(s)),
+          "overdue": (OVERDUE_REFERRALS, is_overdue),
+          "undelivered": (UNDELIVERED_DUE_SOON, is_undelivered_due_soon)}
+
+
+def add_tracker(app: faust.App, settings: HubSettings, config: HubConfig, codec: AvroCodec,
+                clock: Clock) -> None:
+    lifecycle = app.topic(CONTACTS, REFERRAL_CHECKS, key_type=bytes, value_type=bytes,
+                          key_serializer="raw", value_serializer="raw")
+    checks = app.topic(REFERRAL_CHECKS, key_type=bytes, value_type=bytes,
+                       key_serializer="raw", value_serializer="raw")
+    overdue = app.topic(OVERDUE, key_type=bytes, value_type=bytes,
+                        key_serializer="raw", value_serializer="raw")
+    escalation = {area.gss_code: app.topic(area.recipients["ESCALATION"].topic, key_type=bytes,
+                                           value_type=bytes, key_serializer="raw",
+                                           value_serializer="raw")
+                  for area in config.areas.values()}
+    statuses = app.Table("referral-status", default=dict)
+    labelled: set[tuple[str, str]] = set()
+
+    @agent(app, lifecycle)
+    async def track(stream):
+        async for event in stream.events():
+            referral_id = event.key.decode()
+            if event.message.topic == REFERRAL_CHECKS:
+                await notice_if_overdue(referral_id, datetime.fromisoformat(event.value.decode()))
+            else:
+                observe(referral_id, codec.decode("contact-event", event.value))
+
+    def observe(referral_id: str, contact: dict) -> None:
+        status, observations = record_event(statuses[referral_id] or None, contact)
+        statuses[referral_id] = status
+        labels = (status["pathway"], status["area"])
+        for observation in observations:
+            if observation.kind == "first_attempt":
+                TIME_TO_FIRST_ATTEMPT.labels(*labels).observe(observation.seconds)
+            else:
+                TIME_TO_CONTACT.labels(*labels).observe(observation.seconds)
+                FIRST_CONTACTS.labels(*labels, str(observation.within_deadline).lower()).inc()
+                log.info("first_contact", referral_id=referral_id, pathway=labels[0],
+                         area=labels[1], seconds=observation.seconds)
+
+    async def notice_if_overdue(referral_id: str, now: datetime) -> None:
+        status = statuses[referral_id]
+        kind = status and overdue_notice(status, now)
+        if not kind:
+            return  # contacted meanwhile, or already reported by an earlier check
+        record = codec.encode("overdue", {
+            "referral_id": referral_id, "kind": kind, "days_overdue": days_overdue(status, now),
+            "pathway": status["pathway"], "area": status["area"], "recipient": status["recipient"],
+            "escalation_contact": config.areas[status["area"]].recipients["ESCALATION"].id,
+            "reported_at": datetime.fromisoformat(status["reported_at"]),
+            "due_at": datetime.fromisoformat(status["due_at"]), "detected_at": now})
+        await send_and_wait(overdue, referral_id, record)
+        await send_and_wait(escalation[status["area"]], referral_id, record)
+        statuses[referral_id] = after_notice(status, now)
+        OVERDUE_EVENTS.labels(status["pathway"], status["area"], kind).inc()
+        log.warning("referral_overdue", referral_id=referral_id, pathway=status["pathway"],
+                    area=status["area"], status=kind)
+
+    @app.timer(interval=settings.overdue_check_seconds)
+    async def look_for_overdue():
+        now = clock.now()
+        counts = {name: Counter() for name in GAUGES}
+        for referral_id, status in list(statuses.items()):
+            labels = (status["pathway"], status["area"])
+            labelled.add(labels)
+            for name, (_gauge, holds) in GAUGES.items():
+                counts[name][labels] += holds(status, now)
+            if overdue_notice(status, now):
+                await send_and_wait(checks, referral_id, now.isoformat().encode())
+        for name, (gauge, _holds) in GAUGES.items():
+            for labels in labelled:  # a count that fell to zero must show zero, not vanish
+                gauge.labels(*labels).set(counts[name][labels])
