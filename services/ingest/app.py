@@ -22,11 +22,12 @@ from referral_hub.kafka import produce_and_wait
 from referral_hub.logs import get_logger
 from referral_hub.metrics import CONTACT_EVENTS, INCIDENTS_REFUSED
 from referral_hub.records import contact_event
-from referral_hub.topics import CONTACTS
+from referral_hub.lag import LagReporter
+from referral_hub.topics import CONTACTS, INCIDENTS_RAW
 from referral_hub.validation import Problem, Refused
 
 from .intake import Intake
-from .raw_topic import RawTopicValidator
+from .raw_topic import GROUP_ID as RAW_GROUP_ID, RawTopicValidator
 from .referral_index import ReferralIndex
 
 log = get_logger()
@@ -68,10 +69,13 @@ def _refused(problems: list[Problem], status: int = 422) -> JSONResponse:
 def create_app(intake: Intake, index: ReferralIndex, raw: RawTopicValidator | None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app):
+        lag = LagReporter(intake.settings.kafka, RAW_GROUP_ID, [INCIDENTS_RAW])
         index.start()
         if raw:
             raw.start()
+            lag.start()
         yield
+        lag.stop()
         if raw:
             raw.stop()
         index.stop()

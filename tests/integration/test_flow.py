@@ -173,3 +173,13 @@ def test_every_service_reports_health_and_metrics_and_ingest_publishes_its_api(h
     document = api.get("/openapi.json").json()
     assert {"/v1/incidents", "/v1/referrals/{referral_id}/events"} <= set(document["paths"])
     assert "incident_id" in document["components"]["schemas"]["IncidentNotification"]["properties"]
+
+
+def test_each_service_reports_its_consumer_lag(hub):
+    from tests.integration.kafka_helpers import wait_until
+    expected = {"ingest": 'group="referral-hub-ingest-raw",topic="incidents.raw.v1"',
+                "router": 'group="referral-hub-router",topic="incidents.v1"',
+                "notify": 'group="referral-hub-notify",topic="referrals.v1"'}
+    for service, labels in expected.items():
+        wait_until(lambda s=service, l=labels: f"referral_hub_consumer_lag_messages{{{l}}}" in hub_metrics(hub, s),
+                   f"{service}'s consumer lag")
