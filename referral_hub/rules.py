@@ -56,35 +56,38 @@ def _forget_older(entries: tuple, keep_days: int) -> tuple:
 
 
 @dataclass(frozen=True)
-class VictimHistory:
-    incidents: tuple[PriorIncident, ...] = ()
+class _PersonHistory:
+    incidents: tuple = ()
 
     def has(self, reference: str) -> bool:
         return any(prior.reference == reference for prior in self.incidents)
 
-    def after(self, incident: Incident, decisions: list[Decision], keep_days: int) -> VictimHistory:
-        """The history the victim's next incident sees."""
+    def after(self, incident: Incident, decisions: list[Decision], keep_days: int):
+        """The history this person's next incident sees."""
         if self.has(incident.reference):
             return self
-        entry = PriorIncident(incident.reference, incident.reported_at,
-                              any(d.pathway == "MARAC" for d in decisions))
-        return VictimHistory(_forget_older((*self.incidents, entry), keep_days))
+        entry = self.remembered(incident, decisions)
+        return type(self)(_forget_older((*self.incidents, entry), keep_days))
 
 
 @dataclass(frozen=True)
-class PerpetratorHistory:
+class VictimHistory(_PersonHistory):
+    incidents: tuple[PriorIncident, ...] = ()
+
+    @staticmethod
+    def remembered(incident: Incident, decisions: list[Decision]) -> PriorIncident:
+        return PriorIncident(incident.reference, incident.reported_at,
+                             any(d.pathway == "MARAC" for d in decisions))
+
+
+@dataclass(frozen=True)
+class PerpetratorHistory(_PersonHistory):
     incidents: tuple[PerpetratorIncident, ...] = ()
 
-    def has(self, reference: str) -> bool:
-        return any(prior.reference == reference for prior in self.incidents)
-
-    def after(self, incident: Incident, decisions: list[Decision], keep_days: int) -> PerpetratorHistory:
-        """The history the perpetrator's next incident sees."""
-        if self.has(incident.reference):
-            return self
-        entry = PerpetratorIncident(incident.reference, incident.key, incident.reported_at,
-                                    any(d.pathway == "MATAC" for d in decisions))
-        return PerpetratorHistory(_forget_older((*self.incidents, entry), keep_days))
+    @staticmethod
+    def remembered(incident: Incident, decisions: list[Decision]) -> PerpetratorIncident:
+        return PerpetratorIncident(incident.reference, incident.key, incident.reported_at,
+                                   any(d.pathway == "MATAC" for d in decisions))
 
 
 @dataclass(frozen=True)
