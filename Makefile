@@ -10,6 +10,7 @@ demo: $(INSTALLED)  ## the hub on its local broker with the sample incidents; ex
 	$(BIN)/referral-hub demo
 
 test: $(INSTALLED)  ## the whole suite, integration tests on the project's own Kafka broker
+	bash deploy/prometheus/ensure-tools.sh  # promtool and Prometheus, for the operations tests
 	$(BIN)/pytest
 
 up: $(INSTALLED)  ## broker and services in the foreground until Ctrl-C

@@ -30,6 +30,11 @@ class Intake:
     codec: AvroCodec
     producer: Producer
 
+    def __post_init__(self) -> None:
+        # Series that exist from the start let Prometheus's increase() see the first one.
+        for source in ("http", "incidents.raw.v1"):
+            DEAD_LETTERS.labels(source)
+
     def take(self, body: bytes, source: str, force: str | None = None) -> Incident:
         """Validate and publish; raise Refused (after dead-lettering) when it cannot be taken.
 

@@ -62,6 +62,7 @@ def as_table_value(history: VictimHistory | PerpetratorHistory) -> list[dict]:
 def create_app(settings: HubSettings, config: HubConfig, codec: AvroCodec) -> faust.App:
     app = faust_app(APP_ID, settings, settings.router_host, settings.router_port)
     clock = Clock(settings.clock_file)
+    DEAD_LETTERS.labels("router")  # from the start, so Prometheus's increase() sees the first
     incidents = raw_topic(app, INCIDENTS)
     by_perpetrator = raw_topic(app, INCIDENTS_BY_PERPETRATOR)
     referrals = raw_topic(app, REFERRALS_TOPIC)

@@ -16,7 +16,7 @@ import faust
 
 from referral_hub.avro import AvroCodec
 from referral_hub.clock import Clock
-from referral_hub.config import HubConfig
+from referral_hub.config import HubConfig, Pathway
 from referral_hub.logs import get_logger
 from referral_hub.metrics import (FIRST_CONTACTS, OPEN_REFERRALS, OVERDUE_EVENTS, OVERDUE_REFERRALS,
                                   TIME_TO_CONTACT, TIME_TO_FIRST_ATTEMPT, UNDELIVERED_DUE_SOON)
@@ -46,6 +46,10 @@ def add_tracker(app: faust.App, settings: HubSettings, config: HubConfig, codec:
                   for area in config.areas.values()}
     statuses = app.Table("referral-status", default=dict)
     labelled: set[tuple[str, str]] = set()
+    for area in config.areas:  # every compliance series from the start: ratios need both
+        for pathway in Pathway.__args__:
+            for within in ("true", "false"):
+                FIRST_CONTACTS.labels(pathway, area, within)
 
     @agent(app, lifecycle)
     async def track(stream):
