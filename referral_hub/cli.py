@@ -46,6 +46,16 @@ def main(argv: list[str] | None = None) -> int:
     route.add_argument("--compare", nargs=2, type=Path, metavar=("OLD", "NEW"),
                        help="print the change in referrals per area and pathway between two "
                             "configuration directories, for capacity planning")
+    report = commands.add_parser("report", help="the partnership board's monthly figures per area, "
+                                                "read from the topics")
+    report.add_argument("--month", required=True, metavar="YYYY-MM",
+                        help="incidents reported in this month, UK time, e.g. 2026-10")
+    report.add_argument("--csv", action="store_true", help="CSV on stdout instead of the table")
+    report.add_argument("--chart", type=Path, metavar="PATH.png",
+                        help="also draw time to contact against the deadline as a PNG")
+    load_month = commands.add_parser("load-month", help="write a synthetic month (e.g. "
+                                     "samples/month-2026-10) onto the topics, as the hub would have")
+    load_month.add_argument("directory", type=Path)
     watch = commands.add_parser("watch", help="print a topic's records as JSON lines, from its start")
     watch.add_argument("topic", help="e.g. referrals.v1, recipient.st-helens-marac.v1, contacts.v1")
     for name, text in (("up", "start the local broker and all services until interrupted"),
@@ -56,8 +66,15 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command in SERVICES:
             return _service(args.command, settings)
+        configure_logging(args.command, "warning")  # library warnings as JSON on stderr
         if args.command == "route":
             return _route(args, settings)
+        if args.command == "report":
+            from .report import report_command
+            return report_command(settings, args.month, args.csv, args.chart)
+        if args.command == "load-month":
+            from .sample_month import load_month
+            return load_month(settings, args.directory, sys.stdout, sys.stderr)
         if args.command == "watch":
             from .watch import watch
             return watch(settings, args.topic)
