@@ -111,6 +111,12 @@ class Area(_Strict):
     working_day_starts: time = time(9, 0)
     school_day_starts: time = time(9, 0)
     protective_notice_hours: int = Field(default=24, ge=1)
+    # What a school's Key Adult is asked to do, in every Operation Encompass notification.
+    encompass_guidance: str = (
+        "Be available to the child today and keep the day as normal as you can. Do not ask the "
+        "child about the incident; if they talk, listen and follow your safeguarding policy. "
+        "Tell your Designated Safeguarding Lead. This information is confidential: share it "
+        "only with staff who need it to support the child.")
     # Optional: with terms, Encompass counts only term days as school days.
     term_dates: list[Term] = Field(default_factory=list)
     risk: RiskThresholds = RiskThresholds()

@@ -17,7 +17,7 @@ REFERRALS = Counter("referral_hub_referrals_total", "Referral decisions made",
                     ["pathway", "area"])
 DUPLICATE_INCIDENTS = Counter("referral_hub_duplicate_incidents_total",
                               "Incidents seen again (same force and id) and ignored")
-DELIVERIES = Counter("referral_hub_deliveries_total", "Referrals delivered to recipients",
+DELIVERED = Counter("referral_hub_deliveries_total", "Referrals delivered to recipients",
                      ["pathway", "area"])
 CONTACT_EVENTS = Counter("referral_hub_contact_events_total",
                          "Events reported on referrals", ["type"])

@@ -114,6 +114,7 @@ class Decision:
     due_at: datetime
     config_version: str
     explanation: tuple[str, ...] = field(default=(), compare=False)
+    linked_incidents: tuple[str, ...] = ()  # MATAC: the incidents that make the pattern
 
     def as_route_output(self, explain: bool = False) -> dict:
         """The JSON object `referral-hub route` prints (spec: the rules without Kafka)."""
@@ -216,7 +217,8 @@ class _Decider:
         return age_on(self.incident.victim.date_of_birth, self.incident.reported_date)
 
     def refer(self, pathway: Pathway, subject_id: str, recipient: str, reasons: dict[str, str],
-              deadline_hours: int | None = None, notes: tuple[str, ...] = ()) -> None:
+              deadline_hours: int | None = None, notes: tuple[str, ...] = (),
+              linked_incidents: tuple[str, ...] = ()) -> None:
         """Record a referral; `reasons` maps each reason code to its facts in plain words."""
         reported_at, deadline = self.incident.reported_at, self.area.deadlines[pathway]
         due = due_at(deadline, reported_at, self.area.working_day_starts,
@@ -233,7 +235,8 @@ class _Decider:
             incident_id=self.incident.incident_id, force=self.incident.force,
             area=self.area.gss_code, pathway=pathway, subject_id=subject_id,
             recipient=recipient, reasons=tuple(reasons), reported_at=reported_at,
-            due_at=due, config_version=self.config.version, explanation=tuple(explanation)))
+            due_at=due, config_version=self.config.version, explanation=tuple(explanation),
+            linked_incidents=linked_incidents))
 
     def marac_criteria(self, history: VictimHistory) -> dict[str, str]:
         """The SafeLives criteria that hold and that this area acts on, with their facts."""
@@ -372,7 +375,8 @@ class _Decider:
         self.refer("MATAC", perpetrator.person_id, self.area.recipients["MATAC"].id, {
             "serial_perpetrator": (f"recorded against {len(victims)} victims within "
                                    f"{windows.serial_perpetrator_years} years (incidents of {dates}); "
-                                   f"no MATAC referral in the last {windows.matac_once_in_months} months")})
+                                   f"no MATAC referral in the last {windows.matac_once_in_months} months")},
+            linked_incidents=tuple(sorted({p.reference for p in related} | {incident.reference})))
 
 
 def decide_for_victim(incident: Incident, history: VictimHistory, config: HubConfig) -> list[Decision]:

@@ -1,4 +1,4 @@
-"""Notify: delivers each referral on referrals.v1 to its recipient and records `delivered`.
+"""Notify: delivers each recipient's record on deliveries.v1 and records `delivered`.
 
 Delivery here is the recipient's own Kafka topic (webhooks and email are issue 4). A faust
 table keyed like referrals.v1 (force:victim) remembers which referral ids were delivered,
@@ -13,11 +13,11 @@ from referral_hub.avro import AvroCodec
 from referral_hub.clock import Clock
 from referral_hub.config import HubConfig
 from referral_hub.logs import get_logger
-from referral_hub.metrics import DELIVERIES, TIME_TO_NOTIFY
+from referral_hub.metrics import DELIVERED, TIME_TO_NOTIFY
 from referral_hub.records import contact_event
 from referral_hub.settings import HubSettings
 from referral_hub.streaming import agent, faust_app, raw_topic, send_and_wait
-from referral_hub.topics import CONTACTS, REFERRALS
+from referral_hub.topics import CONTACTS, DELIVERIES
 
 log = get_logger()
 APP_ID = "referral-hub-notify"
@@ -26,16 +26,16 @@ APP_ID = "referral-hub-notify"
 def create_app(settings: HubSettings, config: HubConfig, codec: AvroCodec) -> faust.App:
     app = faust_app(APP_ID, settings, settings.notify_host, settings.notify_port)
     clock = Clock(settings.clock_file)
-    referrals = raw_topic(app, REFERRALS)
+    deliveries = raw_topic(app, DELIVERIES)
     contacts = raw_topic(app, CONTACTS)
     recipient_topics = {name: raw_topic(app, name) for name in config.recipient_topics()}
     delivered = app.Table("delivered-referrals", default=list)
 
-    @agent(app, referrals)
+    @agent(app, deliveries)
     async def deliver(stream):
         async for key, value in stream.items():
             victim_key = key.decode()
-            referral = codec.decode("referral", value)
+            _record_type, referral = codec.decode_any(value)
             referral_id = referral["referral_id"]
             if referral_id in delivered[victim_key]:
                 log.info("referral_already_delivered", referral_id=referral_id)
@@ -47,7 +47,7 @@ def create_app(settings: HubSettings, config: HubConfig, codec: AvroCodec) -> fa
                 "contact-event", contact_event(referral, "delivered", now)))
             delivered[victim_key] = [*delivered[victim_key], referral_id]
             labels = (referral["pathway"], referral["area"])
-            DELIVERIES.labels(*labels).inc()
+            DELIVERED.labels(*labels).inc()
             TIME_TO_NOTIFY.labels(*labels).observe((now - referral["reported_at"]).total_seconds())
             log.info("referral_delivered", referral_id=referral_id, pathway=referral["pathway"],
                      recipient=referral["recipient"], topic=topic_name)

@@ -5,12 +5,12 @@ from referral_hub.kafka import ensure_topics
 from referral_hub.settings import HubSettings
 from referral_hub.streaming import run_worker
 from referral_hub.lag import LagReporter
-from referral_hub.topics import CORE_TOPICS, REFERRALS
+from referral_hub.topics import CORE_TOPICS, DELIVERIES
 
 from .app import APP_ID, create_app
 
 
 def run(settings: HubSettings, config: HubConfig) -> None:
     ensure_topics(settings.kafka, [*CORE_TOPICS, *config.recipient_topics()])
-    LagReporter(settings.kafka, APP_ID, [REFERRALS]).start()
+    LagReporter(settings.kafka, APP_ID, [DELIVERIES]).start()
     run_worker(create_app(settings, config, AvroCodec(settings.schema_dir)), settings)

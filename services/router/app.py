@@ -3,7 +3,8 @@
 Two stages, because the rules need two histories with different partitioning:
 
 1. incidents.v1 (key force:victim) -> decide_for_victim(incident, victim history) ->
-   referrals.v1; the incident is forwarded to incidents.by-perpetrator.v1.
+   referrals.v1 (the decision) and deliveries.v1 (what its recipient may see); the
+   incident is forwarded to incidents.by-perpetrator.v1.
 2. incidents.by-perpetrator.v1 (key force:perpetrator) -> decide_for_perpetrator(incident,
    perpetrator history) -> referrals.v1 (MATAC).
 
@@ -27,13 +28,14 @@ from referral_hub.incident import Incident
 from referral_hub.logs import get_logger
 from referral_hub.metrics import DEAD_LETTERS, DUPLICATE_INCIDENTS, REFERRALS
 from referral_hub.clock import Clock
+from referral_hub.disclosure import disclose
 from referral_hub.records import contact_event, dead_letter
 from referral_hub.rules import (Decision, PerpetratorHistory, PerpetratorIncident, PriorIncident,
                                 VictimHistory, decide_for_perpetrator, decide_for_victim,
                                 perpetrator_key)
 from referral_hub.settings import HubSettings
 from referral_hub.streaming import agent, faust_app, raw_topic, send_and_wait
-from referral_hub.topics import (CONTACTS, INCIDENTS, INCIDENTS_BY_PERPETRATOR, INCIDENTS_DLQ,
+from referral_hub.topics import (CONTACTS, DELIVERIES, INCIDENTS, INCIDENTS_BY_PERPETRATOR, INCIDENTS_DLQ,
                                  REFERRALS as REFERRALS_TOPIC)
 from referral_hub.validation import Problem
 
@@ -66,6 +68,7 @@ def create_app(settings: HubSettings, config: HubConfig, codec: AvroCodec) -> fa
     incidents = raw_topic(app, INCIDENTS)
     by_perpetrator = raw_topic(app, INCIDENTS_BY_PERPETRATOR)
     referrals = raw_topic(app, REFERRALS_TOPIC)
+    deliveries = raw_topic(app, DELIVERIES)
     dead_letters = raw_topic(app, INCIDENTS_DLQ)
     contacts = raw_topic(app, CONTACTS)
     victims = app.Table("victim-history", default=list)
@@ -86,6 +89,8 @@ def create_app(settings: HubSettings, config: HubConfig, codec: AvroCodec) -> fa
         for decision in decisions:
             record = decision.as_record()
             await send_and_wait(referrals, incident.key, codec.encode("referral", record))
+            # What the recipient is sent: only the data it needs (disclosure.py).
+            await send_and_wait(deliveries, incident.key, codec.encode(*disclose(decision, incident, config)))
             # The referral's life starts here; the tracker times it from contacts.v1.
             await send_and_wait(contacts, decision.referral_id, codec.encode(
                 "contact-event", contact_event(record, "referred", clock.now())))

@@ -28,7 +28,7 @@ def test_a_high_risk_incident_with_a_child_at_school_reaches_every_recipient(api
         "ENCOMPASS": ["child_present", "child_resident"], "MASH_IDVA": ["children_in_household"]}
     assert {d["due_at"].isoformat() for d in decisions} == {"2026-11-23T09:00:00+00:00"}
     for decision in decisions:
-        delivered = topic(EXPECTED[decision["pathway"]], "referral")
+        delivered = topic(EXPECTED[decision["pathway"]], "any")
         delivered.wait_for(lambda _, reader=delivered, rid=decision["referral_id"]: reader.values(referral_id=rid),
                            f"{decision['pathway']} on {EXPECTED[decision['pathway']]}")
     contacts = topic(CONTACTS, "contact-event")
@@ -179,7 +179,7 @@ def test_each_service_reports_its_consumer_lag(hub):
     from tests.integration.kafka_helpers import wait_until
     expected = {"ingest": 'group="referral-hub-ingest-raw",topic="incidents.raw.v1"',
                 "router": 'group="referral-hub-router",topic="incidents.v1"',
-                "notify": 'group="referral-hub-notify",topic="referrals.v1"'}
+                "notify": 'group="referral-hub-notify",topic="deliveries.v1"'}
     for service, labels in expected.items():
         wait_until(lambda s=service, l=labels: f"referral_hub_consumer_lag_messages{{{l}}}" in hub_metrics(hub, s),
                    f"{service}'s consumer lag")

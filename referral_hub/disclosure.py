@@ -1,0 +1,105 @@
+"""What each recipient is sent: only the data it needs (schemas/avro/DISCLOSURE.md).
+
+`disclose(decision, incident, config)` builds the record for the decision's recipient from
+the incident, choosing the record type by pathway. Each type's Avro schema is the list of
+what it may hold, so a field that is not in the schema cannot reach that recipient; a test
+walks every type against the policy. Every record starts with the victim's
+safe_to_contact flag, so no recipient can miss it.
+"""
+from __future__ import annotations
+
+from .config import HubConfig
+from .incident import Child, Incident
+from .rules import Decision, risk_level
+
+RECORD_TYPES = {
+    "MARAC": "recipient-risk", "IDVA": "recipient-risk",
+    "COMMUNITY_ADVOCACY": "recipient-support", "YOUNG_PEOPLE": "recipient-support",
+    "MASH_IDVA": "recipient-safeguarding", "ADULT_SAFEGUARDING": "recipient-safeguarding",
+    "ENCOMPASS": "recipient-encompass", "MATAC": "recipient-matac",
+}
+
+
+def police_reference(incident: Incident, config: HubConfig) -> str:
+    return f"{config.forces[incident.force].name} {incident.incident_id}"
+
+
+def _header(decision: Decision, incident: Incident, config: HubConfig) -> dict:
+    return {"victim_safe_to_contact": incident.victim.contact.safe_to_contact,
+            "referral_id": decision.referral_id, "pathway": decision.pathway,
+            "area": decision.area, "recipient": decision.recipient,
+            "reasons": list(decision.reasons), "explanation": list(decision.explanation),
+            "police_reference": police_reference(incident, config),
+            "reported_at": decision.reported_at, "due_at": decision.due_at}
+
+
+def _victim(incident: Incident, address: bool = True) -> dict:
+    fields = {"person_id", "given_name", "family_name", "date_of_birth", "gender", "contact"}
+    return incident.victim.model_dump(include=fields | ({"postcode"} if address else set()))
+
+
+def _perpetrator(incident: Incident) -> dict | None:
+    return incident.perpetrator.model_dump() if incident.perpetrator else None
+
+
+def _child(child: Child, household: bool) -> dict:
+    record = child.model_dump(include={"person_id", "given_name", "family_name", "date_of_birth",
+                                       "present"})
+    if household:
+        record |= {"resides_with": list(child.resides_with),
+                   "education_setting": child.education.setting, "urn": child.education.urn}
+    return record
+
+
+def _risk_referral(decision: Decision, incident: Incident, config: HubConfig) -> dict:
+    area = config.areas[incident.local_authority]
+    return {"victim": _victim(incident), "perpetrator": _perpetrator(incident),
+            "risk": incident.risk.model_dump() | {"level": risk_level(incident.risk, area.risk)},
+            "flags": list(incident.flags),
+            "protective_notice": incident.protective_notice and incident.protective_notice.model_dump(),
+            "children": [_child(c, household=False) for c in incident.children],
+            "consent_to_share": incident.consent_to_share, "occurred_at": incident.occurred_at}
+
+
+def _support_referral(decision: Decision, incident: Incident, config: HubConfig) -> dict:
+    area = config.areas[incident.local_authority]
+    return {"victim": _victim(incident, address=False),
+            "risk_level": risk_level(incident.risk, area.risk),
+            "consent_to_share": incident.consent_to_share,
+            "protective_notice": incident.protective_notice and incident.protective_notice.model_dump()}
+
+
+def _safeguarding_referral(decision: Decision, incident: Incident, config: HubConfig) -> dict:
+    area = config.areas[incident.local_authority]
+    return {"victim": _victim(incident), "perpetrator": _perpetrator(incident),
+            "risk_level": risk_level(incident.risk, area.risk), "flags": list(incident.flags),
+            "children": [_child(c, household=True) for c in incident.children]}
+
+
+def _encompass_notification(decision: Decision, incident: Incident, config: HubConfig) -> dict:
+    [child] = [c for c in incident.children if c.person_id == decision.subject_id]
+    setting = config.education_settings.get(child.education.urn or "")
+    fallback = config.agency(decision.recipient)
+    return {"child": child.model_dump(include={"person_id", "given_name", "family_name",
+                                               "date_of_birth"}),
+            "child_present": child.present,
+            "incident_at": incident.occurred_at or incident.reported_at,
+            "setting": {"urn": child.education.urn,
+                        "name": setting.name if setting else f"{child.education.setting} (not in the directory)"},
+            "key_adult_email": setting.key_adult_email if setting else str(fallback.email),
+            "guidance": config.areas[incident.local_authority].encompass_guidance}
+
+
+def _matac_referral(decision: Decision, incident: Incident, config: HubConfig) -> dict:
+    return {"perpetrator": _perpetrator(incident), "linked_incidents": list(decision.linked_incidents)}
+
+
+BUILDERS = {"recipient-risk": _risk_referral, "recipient-support": _support_referral,
+            "recipient-safeguarding": _safeguarding_referral,
+            "recipient-encompass": _encompass_notification, "recipient-matac": _matac_referral}
+
+
+def disclose(decision: Decision, incident: Incident, config: HubConfig) -> tuple[str, dict]:
+    """(schema name, record) for the decision's recipient."""
+    record_type = RECORD_TYPES[decision.pathway]
+    return record_type, _header(decision, incident, config) | BUILDERS[record_type](decision, incident, config)

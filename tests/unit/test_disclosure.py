@@ -1,0 +1,98 @@
+"""No recipient receives a field it is not entitled to (schemas/avro/DISCLOSURE.md)."""
+import json
+import re
+
+import pytest
+
+from referral_hub.avro import AvroCodec
+from referral_hub.disclosure import RECORD_TYPES, disclose
+from referral_hub.rules import History, PerpetratorHistory, PerpetratorIncident, decide
+from referral_hub.settings import REPO_ROOT
+from referral_hub.validation import parse_incident
+from tests.factories import child, incident
+
+SCHEMAS = REPO_ROOT / "schemas" / "avro"
+POLICY = (SCHEMAS / "DISCLOSURE.md").read_text()
+
+
+def allowed(record_type: str) -> list[str]:
+    header = re.search(r"```fields header\n(.*?)```", POLICY, re.S).group(1).split()
+    own = re.search(rf"```fields {record_type}\n(.*?)```", POLICY, re.S).group(1).split()
+    return header + own
+
+
+def schema_paths(schema: dict, prefix: str = "") -> list[str]:
+    paths = []
+    for field in schema["fields"]:
+        types = field["type"] if isinstance(field["type"], list) else [field["type"]]
+        record = next((t for t in types if isinstance(t, dict) and t.get("type") == "record"), None)
+        array = next((t for t in types if isinstance(t, dict) and t.get("type") == "array"
+                      and isinstance(t["items"], dict)), None)
+        name = prefix + field["name"]
+        paths += schema_paths(record, name + ".") if record else \
+            schema_paths(array["items"], name + "[].") if array else [name]
+    return paths
+
+
+@pytest.mark.parametrize("record_type", sorted(set(RECORD_TYPES.values())))
+def test_each_schema_holds_exactly_what_the_policy_allows(record_type):
+    schema = json.loads((SCHEMAS / f"{record_type}.avsc").read_text())
+    assert schema_paths(schema) == allowed(record_type)
+    assert schema["fields"][0]["name"] == "victim_safe_to_contact"  # the flag comes first
+
+
+# Distinctive values, to find anywhere in an encoded record.
+VICTIM_PHONE, POSTCODE, PERPETRATOR, SIBLING = "07700900555", "WA10 7QQ", "MP-P-PERP-77", "Zebediah"
+NOTES, REASON = "only via her sister", "threatened with a hammer"
+
+
+def everything_incident():
+    return incident(
+        victim__postcode=POSTCODE, flags=["stalking"],
+        victim__contact={"phone": VICTIM_PHONE, "safe_to_contact": False, "safe_contact_notes": NOTES},
+        perpetrator__person_id=PERPETRATOR,
+        risk={"tool": "DASH", "dash_yes_count": 23, "officer_grade": "high",
+              "professional_judgement": True, "professional_judgement_reason": REASON},
+        children=[child("MP-P-C1", urn="104808"), child("MP-P-C2", urn="104809") | {"given_name": SIBLING}])
+
+
+def records(config):
+    parsed = parse_incident(json.dumps(everything_incident()), config)
+    history = History(perpetrator=PerpetratorHistory((PerpetratorIncident(
+        "merseyside/OLD-1", "merseyside:OTHER", parsed.reported_at, False),)))
+    codec = AvroCodec(SCHEMAS)
+    for decision in decide(parsed, history, config):
+        record_type, record = disclose(decision, parsed, config)
+        encoded = codec.encode(record_type, record)  # only the schema's fields survive encoding
+        yield decision, record_type, codec.decode(record_type, encoded)
+
+
+def test_every_pathway_of_a_full_incident_gets_its_own_record_type(config):
+    assert sorted((d.pathway, t) for d, t, _ in records(config)) == [
+        ("ENCOMPASS", "recipient-encompass"), ("ENCOMPASS", "recipient-encompass"),
+        ("IDVA", "recipient-risk"), ("MARAC", "recipient-risk"),
+        ("MASH_IDVA", "recipient-safeguarding"), ("MATAC", "recipient-matac")]
+
+
+FORBIDDEN = {
+    "recipient-encompass": [PERPETRATOR, POSTCODE, VICTIM_PHONE, NOTES, REASON, "Anne", "dash_yes_count"],
+    "recipient-matac": [POSTCODE, VICTIM_PHONE, NOTES, REASON, "Anne", "Sam", SIBLING],
+    "recipient-support": [PERPETRATOR, POSTCODE, REASON, SIBLING],
+    "recipient-safeguarding": [REASON],
+}
+
+
+def test_no_record_carries_what_its_recipient_may_not_see(config):
+    for decision, record_type, record in records(config):
+        text = json.dumps(record, default=str)
+        for value in FORBIDDEN.get(record_type, []):
+            assert value not in text, f"{decision.pathway} record holds {value!r}"
+        assert record["victim_safe_to_contact"] is False
+
+
+def test_a_schools_notification_names_only_its_own_child(config):
+    for decision, record_type, record in records(config):
+        if record_type == "recipient-encompass":
+            assert record["child"]["person_id"] == decision.subject_id
+            others = {"MP-P-C1", "MP-P-C2"} - {decision.subject_id}
+            assert not any(other in json.dumps(record, default=str) for other in others)
