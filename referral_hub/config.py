@@ -48,6 +48,8 @@ class Recipient(_Strict):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{1,62}$")
     name: str
     email: EmailStr
+    # SHA-256 of the tokens its system uses on the events API (two while rotating).
+    api_token_sha256: list[str] = Field(default_factory=list)
 
     @property
     def topic(self) -> str:
@@ -167,6 +169,22 @@ class HubConfig(_Strict):
     def recipient_topics(self) -> list[str]:
         agencies = {r.topic for a in self.areas.values() for r in a.recipients.values()}
         return sorted(agencies | {EDUCATION_SETTINGS_TOPIC})
+
+    def recipient_for_token(self, token: str) -> Recipient | None:
+        digest = hashlib.sha256(token.encode()).hexdigest()
+        for area in self.areas.values():
+            for recipient in area.recipients.values():
+                if digest in recipient.api_token_sha256:
+                    return recipient
+        return None
+
+    def may_report_on(self, recipient: Recipient, referral: dict) -> bool:
+        """A recipient reports on its own referrals; an area's Encompass coordinator (its
+        ENCOMPASS_FALLBACK) also records acknowledgements for the area's schools."""
+        if referral["recipient"] == recipient.id:
+            return True
+        coordinator = self.areas[referral["area"]].recipients["ENCOMPASS_FALLBACK"]
+        return referral["pathway"] == "ENCOMPASS" and recipient.id == coordinator.id
 
     def force_for_api_key(self, api_key: str) -> str | None:
         digest = hashlib.sha256(api_key.encode()).hexdigest()

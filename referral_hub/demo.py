@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
@@ -19,13 +20,26 @@ from .route import routed_lines
 from .rules import Decision
 from .settings import REPO_ROOT, HubSettings, KafkaSettings
 from .stack import LocalBroker, Services
-from .topics import CONTACTS
+from .topics import CONTACTS, OVERDUE
 from .validation import Refused
 
 SAMPLES = REPO_ROOT / "samples" / "incidents.jsonl"
 DEMO_API_KEYS = {"merseyside": "demo-merseyside-key-not-for-production",
                  "cheshire": "demo-cheshire-key-not-for-production"}
 WAIT_SECONDS = 120
+DEMO_NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)  # the demo services' clock
+# Recipients report back, at plausible times for the sample incidents: the MARAC makes safe
+# contact six hours after the report, each school acknowledges before school starts.
+REPORTS = {"MARAC": ("safe_contact_made", lambda d: d.reported_at + timedelta(hours=6)),
+           "ENCOMPASS": ("acknowledged", lambda d: d.due_at - timedelta(minutes=20))}
+
+
+def demo_recipient_token(config: HubConfig, recipient: str, area: str) -> str:
+    """The demo token of whoever reports on a referral: its recipient, or for a school the
+    area's Encompass coordinator (schools acknowledge through their email's link)."""
+    if config.agency(recipient) is None:
+        recipient = config.areas[area].recipients["ENCOMPASS_FALLBACK"].id
+    return f"demo-token-{recipient}"
 
 
 def expected_referrals(lines: list[str], config: HubConfig) -> dict[str, Decision]:
@@ -52,35 +66,34 @@ def post_samples(client: httpx.Client, lines: list[str]) -> dict[str, float]:
     return posted
 
 
-def wait_for_deliveries(kafka: KafkaSettings, codec: AvroCodec, wanted: set[str]) -> dict[str, float]:
-    """Follow contacts.v1 until every wanted referral is delivered; when each was seen."""
+def follow(kafka: KafkaSettings, codec: AvroCodec, topic: str, schema: str, wanted: set[str],
+           counts: Callable[[dict], bool]) -> dict[str, float]:
+    """Follow a topic until each wanted referral has a record that counts; when each was seen."""
     seen: dict[str, float] = {}
-    consumer = replay_consumer(kafka, CONTACTS)
+    consumer = replay_consumer(kafka, topic)
     deadline = time.monotonic() + WAIT_SECONDS
     try:
         while wanted - seen.keys() and time.monotonic() < deadline:
             message = consumer.poll(0.5)
-            if message is None or message.error():
-                continue
-            event = codec.decode("contact-event", message.value())
-            if event["type"] == "delivered":
-                seen.setdefault(event["referral_id"], time.monotonic())
+            if message is not None and not message.error():
+                record = codec.decode(schema, message.value())
+                if counts(record):
+                    seen.setdefault(record["referral_id"], time.monotonic())
     finally:
         consumer.close()
     return seen
 
 
-def report_contacts(client: httpx.Client, referrals: dict[str, Decision]) -> int:
-    """Recipients report back, at plausible times for the sample incidents: the MARAC makes
-    safe contact six hours after the report, each school acknowledges before school starts."""
-    reports = {"MARAC": ("safe_contact_made", lambda d: d.reported_at + timedelta(hours=6)),
-               "ENCOMPASS": ("acknowledged", lambda d: d.due_at - timedelta(minutes=20))}
+def report_contacts(client: httpx.Client, referrals: dict[str, Decision], config: HubConfig) -> int:
+    """Recipients report back (REPORTS); how many reports were made."""
     reported = 0
     for referral_id, decision in referrals.items():
-        if decision.pathway in reports:
-            kind, when = reports[decision.pathway]
+        if decision.pathway in REPORTS:
+            kind, when = REPORTS[decision.pathway]
+            token = demo_recipient_token(config, decision.recipient, decision.area)
             client.post(f"/v1/referrals/{referral_id}/events",
-                        json={"type": kind, "at": when(decision).isoformat()}).raise_for_status()
+                        json={"type": kind, "at": when(decision).isoformat()},
+                        headers={"Authorization": f"Bearer {token}"}).raise_for_status()
             reported += 1
     return reported
 
@@ -126,15 +139,20 @@ def run_demo(services: Services, broker: LocalBroker) -> int:
     print(f"\nPosting {len(lines)} synthetic incidents to {services.urls()['ingest']}:")
     with httpx.Client(base_url=services.urls()["ingest"], timeout=10) as client:
         posted = post_samples(client, lines)
-        delivered = wait_for_deliveries(settings.kafka, codec, set(expected))
+        delivered = follow(settings.kafka, codec, CONTACTS, "contact-event", set(expected),
+                           lambda event: event["type"] == "delivered")
         print_table(expected, posted, delivered)
         if len(delivered) < len(expected):
             print(f"\n  {len(expected) - len(delivered)} referral(s) not delivered "
                   f"within {WAIT_SECONDS}s: see .run/demo-logs/")
             return 1
-        reported = report_contacts(client, expected)
+        reported = report_contacts(client, expected, config)
     timed = wait_for_contact_times(services.urls()["router"], reported)
     print(f"\n  All {len(expected)} referrals delivered. {reported} contacts reported back "
           "(MARAC safe contact, schools' acknowledgements); in the time_to_contact histogram: "
           + ", ".join(f"{k} {v}" for k, v in sorted(timed.items())))
-    return 0 if sum(timed.values()) == reported else 1
+    uncontacted = {rid for rid, d in expected.items() if d.pathway not in REPORTS and d.due_at < DEMO_NOW}
+    overdue = follow(settings.kafka, codec, OVERDUE, "overdue", uncontacted, lambda record: True)
+    print(f"\n  At the demo's clock, {DEMO_NOW:%A %d %B %Y %H:%M} UTC, {len(overdue)} referrals nobody "
+          f"contacted are past their deadline and on overdue.v1, their areas' escalation contacts told.")
+    return 0 if sum(timed.values()) == reported and overdue.keys() == uncontacted else 1

@@ -136,9 +136,10 @@ def _healthy(url: str) -> bool:
 
 
 @contextmanager
-def running_hub(broker: LocalBroker, log_dir: Path | None) -> Iterator[Services]:
+def running_hub(broker: LocalBroker, log_dir: Path | None,
+                settings: dict[str, str] | None = None) -> Iterator[Services]:
     broker.start()
-    services = Services(broker, log_dir=log_dir)
+    services = Services(broker, log_dir=log_dir, settings=settings or {})
     try:
         services.start()
         yield services
@@ -161,9 +162,14 @@ def up() -> int:
 
 
 def demo() -> int:
-    from .demo import run_demo
+    from .demo import DEMO_NOW, run_demo
     broker = LocalBroker(run_dir=REPO_ROOT / ".run" / "demo-kafka")
     broker.reset()  # each demo starts from an empty broker, so its table is its own
+    # The demo's services live at a fixed time, whatever the machine's date, so the sample
+    # incidents' contacts are in the past and the uncontacted referrals are overdue.
+    clock = REPO_ROOT / ".run" / "demo-clock"
+    clock.write_text(DEMO_NOW.isoformat())
     log_dir = REPO_ROOT / ".run" / "demo-logs"
-    with running_hub(broker, log_dir) as services:
+    with running_hub(broker, log_dir, {"RH_CLOCK_FILE": str(clock),
+                                       "RH_OVERDUE_CHECK_SECONDS": "1"}) as services:
         return run_demo(services, broker)

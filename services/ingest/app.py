@@ -1,12 +1,14 @@
 """The hub's HTTP API: police notifications in, recipients' contact reports back.
 
 POST /v1/incidents                      202 accepted, 401 no valid key, 413 too large, 422 refused
-POST /v1/referrals/{referral_id}/events 202 recorded, 404 unknown referral, 422 bad event
+POST /v1/referrals/{referral_id}/events 202 recorded (200 if already), 401 no recipient token,
+                                        403 not your referral, 404 unknown, 422 bad event
 GET  /healthz, /metrics, /docs, /openapi.json
 """
 from __future__ import annotations
 
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Literal
 
 from fastapi import Depends, FastAPI, HTTPException, Request, Response
@@ -17,6 +19,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
+from referral_hub.clock import Clock
+from referral_hub.config import Recipient
 from referral_hub.incident import Incident
 from referral_hub.kafka import produce_and_wait
 from referral_hub.logs import get_logger
@@ -28,10 +32,11 @@ from referral_hub.validation import Problem, Refused
 
 from .intake import Intake
 from .raw_topic import GROUP_ID as RAW_GROUP_ID, RawTopicValidator
-from .referral_index import ReferralIndex
+from .referral_index import RecordedEvents, ReferralIndex
 
 log = get_logger()
 HTTP = "http"
+FUTURE_TOLERANCE = timedelta(minutes=5)  # clocks differ a little between systems
 REPORTABLE = Literal["acknowledged", "contact_attempted", "safe_contact_made",
                      "unable_to_contact", "declined"]
 
@@ -59,18 +64,22 @@ class ContactReport(BaseModel):
 
 class Recorded(BaseModel):
     event_id: str
-    status: Literal["recorded"] = "recorded"
+    status: Literal["recorded", "already recorded"] = "recorded"
 
 
 def _refused(problems: list[Problem], status: int = 422) -> JSONResponse:
     return JSONResponse({"detail": [p.as_dict() for p in problems]}, status_code=status)
 
 
-def create_app(intake: Intake, index: ReferralIndex, raw: RawTopicValidator | None) -> FastAPI:
+def create_app(intake: Intake, index: ReferralIndex, raw: RawTopicValidator | None,
+               recorded: RecordedEvents) -> FastAPI:
+    clock = Clock(intake.settings.clock_file)
+
     @asynccontextmanager
     async def lifespan(_app):
         lag = LagReporter(intake.settings.kafka, RAW_GROUP_ID, [INCIDENTS_RAW])
         index.start()
+        recorded.start()
         if raw:
             raw.start()
             lag.start()
@@ -78,6 +87,7 @@ def create_app(intake: Intake, index: ReferralIndex, raw: RawTopicValidator | No
         lag.stop()
         if raw:
             raw.stop()
+        recorded.stop()
         index.stop()
 
     app = FastAPI(title="Referral hub API", version="1", lifespan=lifespan)
@@ -90,6 +100,13 @@ def create_app(intake: Intake, index: ReferralIndex, raw: RawTopicValidator | No
             raise HTTPException(401, "a valid API key is required: Authorization: Bearer <key>",
                                 headers={"WWW-Authenticate": "Bearer"})
         return force
+
+    def authenticated_recipient(credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> Recipient:
+        recipient = credentials and intake.config.recipient_for_token(credentials.credentials)
+        if not recipient:
+            raise HTTPException(401, "a valid recipient token is required: Authorization: Bearer <token>",
+                                headers={"WWW-Authenticate": "Bearer"})
+        return recipient
 
     @app.exception_handler(RequestValidationError)
     async def field_problems(_request, exc: RequestValidationError):
@@ -120,25 +137,35 @@ def create_app(intake: Intake, index: ReferralIndex, raw: RawTopicValidator | No
         return Accepted(incident_id=incident.incident_id)
 
     @app.post("/v1/referrals/{referral_id}/events", status_code=202, response_model=Recorded,
-              responses={404: {}, 422: {"model": RefusedBody}})
-    async def post_contact(referral_id: str, report: ContactReport):
-        """Record what a recipient did about a referral."""
+              responses={200: {"model": Recorded}, 401: {}, 403: {}, 404: {},
+                         422: {"model": RefusedBody}})
+    async def post_contact(referral_id: str, report: ContactReport,
+                           recipient: Recipient = Depends(authenticated_recipient)):
+        """Record what a recipient did about one of its referrals (each distinct report once)."""
         referral = index.get(referral_id)
         if referral is None:
             raise HTTPException(404, "no such referral")
+        if not intake.config.may_report_on(recipient, referral):
+            raise HTTPException(403, "this referral was not sent to you")
         if report.at < referral["reported_at"]:
             return _refused([Problem("at", "is before the incident was reported")])
+        if report.at > clock.now() + FUTURE_TOLERANCE:
+            return _refused([Problem("at", "is in the future")])
         event = contact_event(referral, report.type, report.at)
+        if event["event_id"] in recorded:
+            return JSONResponse(Recorded(event_id=event["event_id"], status="already recorded").model_dump())
         await run_in_threadpool(produce_and_wait, intake.producer, CONTACTS, referral_id,
                                 intake.codec.encode("contact-event", event))
+        recorded.add(event["event_id"])
         CONTACT_EVENTS.labels(report.type).inc()
         log.info("contact_recorded", referral_id=referral_id, event_id=event["event_id"],
-                 status=report.type)
+                 status=report.type, recipient=recipient.id)
         return Recorded(event_id=event["event_id"])
 
     @app.get("/healthz")
     async def healthz():
-        stopped = [follower.name for follower in (index, raw) if follower and not follower.alive]
+        stopped = [follower.name for follower in (index, recorded, raw)
+                   if follower and not follower.alive]
         if stopped:
             return JSONResponse({"status": "failing", "stopped": stopped}, status_code=503)
         return {"status": "ok"}

@@ -13,14 +13,15 @@ from referral_hub.topics import CORE_TOPICS
 from .app import create_app
 from .intake import Intake
 from .raw_topic import RawTopicValidator
-from .referral_index import ReferralIndex
+from .referral_index import RecordedEvents, ReferralIndex
 
 
 def run(settings: HubSettings, config: HubConfig) -> None:
     ensure_topics(settings.kafka, CORE_TOPICS)
     codec = AvroCodec(settings.schema_dir)
     intake = Intake(settings, config, codec, make_producer(settings.kafka))
-    app = create_app(intake, ReferralIndex(settings.kafka, codec), RawTopicValidator(intake))
+    app = create_app(intake, ReferralIndex(settings.kafka, codec), RawTopicValidator(intake),
+                     RecordedEvents(settings.kafka, codec))
     get_logger().info("ingest_starting", host=settings.ingest_host, port=settings.ingest_port,
                       config_version=config.version)
     uvicorn.run(app, host=settings.ingest_host, port=settings.ingest_port,

@@ -10,7 +10,7 @@ from confluent_kafka import Consumer, Message
 from referral_hub.avro import AvroCodec
 from referral_hub.kafka import replay_consumer
 from referral_hub.settings import KafkaSettings
-from referral_hub.topics import REFERRALS
+from referral_hub.topics import CONTACTS, REFERRALS
 
 from .follower import Follower
 
@@ -31,3 +31,25 @@ class ReferralIndex(Follower):
     def handle(self, consumer: Consumer, message: Message) -> None:
         referral = self._codec.decode("referral", message.value())
         self._referrals[referral["referral_id"]] = referral
+
+
+class RecordedEvents(Follower):
+    """Which contact events are already on contacts.v1, so a report sent twice is one event."""
+
+    def __init__(self, settings: KafkaSettings, codec: AvroCodec):
+        super().__init__("recorded events")
+        self._settings = settings
+        self._codec = codec
+        self._event_ids: set[str] = set()
+
+    def __contains__(self, event_id: str) -> bool:
+        return event_id in self._event_ids
+
+    def add(self, event_id: str) -> None:
+        self._event_ids.add(event_id)
+
+    def consumer(self) -> Consumer:
+        return replay_consumer(self._settings, CONTACTS)
+
+    def handle(self, consumer: Consumer, message: Message) -> None:
+        self._event_ids.add(self._codec.decode("contact-event", message.value())["event_id"])

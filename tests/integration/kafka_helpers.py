@@ -6,12 +6,15 @@ import time
 from typing import Callable
 
 from referral_hub.avro import AvroCodec
+from referral_hub.config import load_config
+from referral_hub.demo import demo_recipient_token
 from referral_hub.kafka import replay_consumer
-from referral_hub.settings import KafkaSettings
+from referral_hub.settings import REPO_ROOT, KafkaSettings
 
 DEMO_KEYS = {"merseyside": "demo-merseyside-key-not-for-production",
              "cheshire": "demo-cheshire-key-not-for-production"}
 WAIT = 60.0
+CONFIG = load_config(REPO_ROOT / "config")
 
 
 class TopicReader:
@@ -59,6 +62,14 @@ def post_incident(api, notification: dict, force: str = "merseyside"):
     return api.post("/v1/incidents", content=json.dumps(notification),
                     headers={"Authorization": f"Bearer {DEMO_KEYS[force]}",
                              "Content-Type": "application/json"})
+
+
+def report_contact(api, referral: dict, kind: str, at, token: str | None = None):
+    """POST a recipient's report on a referral, with the demo token of its recipient."""
+    token = token or demo_recipient_token(CONFIG, referral["recipient"], referral["area"])
+    return api.post(f"/v1/referrals/{referral['referral_id']}/events",
+                    json={"type": kind, "at": at if isinstance(at, str) else at.isoformat()},
+                    headers={"Authorization": f"Bearer {token}"})
 
 
 def wait_until(condition: Callable[[], bool], what: str, timeout: float = WAIT) -> None:

@@ -1,10 +1,10 @@
 """Incident in, referrals out, contact back: the hub end to end on the real broker."""
 import json
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from referral_hub.topics import CONTACTS, INCIDENTS, INCIDENTS_DLQ, INCIDENTS_RAW, REFERRALS
 from tests.factories import fresh_incident
-from tests.integration.kafka_helpers import post_incident, wait_until
+from tests.integration.kafka_helpers import post_incident, report_contact, wait_until
 
 EXPECTED = {"MARAC": "recipient.st-helens-marac.v1", "IDVA": "recipient.st-helens-idva.v1",
             "ENCOMPASS": "recipient.education-settings.v1", "MASH_IDVA": "recipient.st-helens-mash.v1"}
@@ -75,8 +75,7 @@ def test_safe_contact_made_shows_in_the_time_to_contact_histogram(api, topic, hu
     reports = [("MARAC", "contact_attempted", 30), ("MARAC", "safe_contact_made", 90),
                ("ENCOMPASS", "acknowledged", 600)]
     for pathway, kind, seconds in reports:
-        answer = api.post(f"/v1/referrals/{by_pathway[pathway]['referral_id']}/events",
-                          json={"type": kind, "at": (reported + timedelta(seconds=seconds)).isoformat()})
+        answer = report_contact(api, by_pathway[pathway], kind, reported + timedelta(seconds=seconds))
         assert answer.status_code == 202, answer.text
 
     # An attempt is not contact: MARAC's clock stops at safe contact (90 s), Encompass's at 600 s.
@@ -87,17 +86,40 @@ def test_safe_contact_made_shows_in_the_time_to_contact_histogram(api, topic, hu
 
 
 def test_contact_reports_are_checked(api, topic):
-    assert api.post("/v1/referrals/ref-does-not-exist/events",
-                    json={"type": "safe_contact_made", "at": "2026-11-21T10:00:00Z"}).status_code == 404
+    assert report_contact(api, {"referral_id": "ref-does-not-exist", "recipient": "st-helens-marac",
+                                "area": "E08000013"}, "safe_contact_made", "2026-11-21T10:00:00Z").status_code == 404
     notification = fresh_incident()
     post_incident(api, notification)
-    [marac] = [d for d in referrals_for(topic(REFERRALS, "referral"), notification["incident_id"], 4)
-               if d["pathway"] == "MARAC"]
-    url = f"/v1/referrals/{marac['referral_id']}/events"
-    bad_type = api.post(url, json={"type": "delivered", "at": "2026-11-21T10:00:00Z"})
+    by_pathway = {d["pathway"]: d for d in referrals_for(topic(REFERRALS, "referral"), notification["incident_id"], 4)}
+    marac = by_pathway["MARAC"]
+    bad_type = report_contact(api, marac, "delivered", "2026-11-21T10:00:00Z")
     assert bad_type.status_code == 422 and bad_type.json()["detail"][0]["path"] == "type"
-    too_early = api.post(url, json={"type": "safe_contact_made", "at": "2026-11-19T10:00:00Z"})
+    too_early = report_contact(api, marac, "safe_contact_made", "2026-11-19T10:00:00Z")
     assert too_early.json() == {"detail": [{"path": "at", "problem": "is before the incident was reported"}]}
+    in_future = report_contact(api, marac, "safe_contact_made", datetime.now(UTC) + timedelta(hours=1))
+    assert in_future.json() == {"detail": [{"path": "at", "problem": "is in the future"}]}
+
+
+def test_a_recipient_reports_only_on_its_own_referrals_and_each_report_counts_once(api, topic):
+    notification = fresh_incident()
+    post_incident(api, notification)
+    by_pathway = {d["pathway"]: d for d in referrals_for(topic(REFERRALS, "referral"), notification["incident_id"], 4)}
+    marac = by_pathway["MARAC"]
+    assert report_contact(api, marac, "contact_attempted", "2026-11-21T10:00:00Z",
+                          token="not-a-token").status_code == 401
+    assert report_contact(api, marac, "contact_attempted", "2026-11-21T10:00:00Z",
+                          token="demo-token-st-helens-idva").status_code == 403
+    first = report_contact(api, marac, "contact_attempted", "2026-11-21T10:00:00Z")
+    again = report_contact(api, marac, "contact_attempted", "2026-11-21T10:00:00Z")
+    assert (first.status_code, again.status_code) == (202, 200)
+    assert again.json() == {"event_id": first.json()["event_id"], "status": "already recorded"}
+    # The area's Encompass coordinator records a school's acknowledgement; other agencies may not.
+    assert report_contact(api, by_pathway["ENCOMPASS"], "acknowledged", "2026-11-21T09:00:00Z").status_code == 202
+    assert report_contact(api, by_pathway["ENCOMPASS"], "acknowledged", "2026-11-21T09:00:00Z",
+                          token="demo-token-st-helens-marac").status_code == 403
+    contacts = topic(CONTACTS, "contact-event")
+    contacts.read_to_end()
+    assert len(contacts.values(referral_id=marac["referral_id"], type="contact_attempted")) == 1
 
 
 def test_a_bad_notification_gets_field_errors_and_lands_only_on_the_dead_letter_topic(api, topic):

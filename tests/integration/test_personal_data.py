@@ -4,7 +4,7 @@ import json
 from referral_hub.topics import CONTACTS, REFERRALS
 from tests.factories import child, fresh_incident
 from tests.integration.conftest import TEST_RUN_DIR
-from tests.integration.kafka_helpers import post_incident
+from tests.integration.kafka_helpers import post_incident, report_contact
 
 PERSONAL = {"victim__given_name": "Quillonette", "victim__family_name": "Zarkeshwood",
             "victim__date_of_birth": "1979-02-13", "victim__postcode": "WA10 9ZZ",
@@ -32,8 +32,7 @@ def test_logs_hold_ids_and_codes_but_no_personal_data(api, topic, hub):
     contacts.wait_for(lambda _: ids <= {e["referral_id"] for e in contacts.values(type="delivered")},
                       "deliveries")
     marac = next(d for d in referrals.values(incident_id=accepted["incident_id"]) if d["pathway"] == "MARAC")
-    api.post(f"/v1/referrals/{marac['referral_id']}/events",
-             json={"type": "safe_contact_made", "at": "2026-11-21T10:00:00Z"}).raise_for_status()
+    report_contact(api, marac, "safe_contact_made", "2026-11-21T10:00:00Z").raise_for_status()
 
     lines = [line for path in sorted((TEST_RUN_DIR / "logs").glob("*.log"))
              for line in path.read_text().splitlines() if line.strip()]

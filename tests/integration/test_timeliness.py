@@ -5,7 +5,7 @@ import httpx
 
 from referral_hub.topics import CONTACTS, OVERDUE, REFERRALS
 from tests.factories import fresh_incident
-from tests.integration.kafka_helpers import post_incident, wait_until
+from tests.integration.kafka_helpers import post_incident, report_contact, wait_until
 
 HALTON = "E06000006"  # no other test sends a Halton MARAC referral: its gauges are this test's
 
@@ -54,7 +54,6 @@ def test_an_overdue_marac_referral_is_reported_once_then_daily_and_survives_a_re
     assert [e["kind"] for e in overdue.values(referral_id=marac["referral_id"])] == ["overdue", "reminder"]
     assert overdue.values(referral_id=marac["referral_id"])[1]["days_overdue"] == 1
 
-    answer = api.post(f"/v1/referrals/{marac['referral_id']}/events",
-                      json={"type": "safe_contact_made", "at": (due + timedelta(days=1, hours=1)).isoformat()})
+    answer = report_contact(api, marac, "safe_contact_made", due + timedelta(days=1))
     assert answer.status_code == 202
     wait_until(lambda: overdue_gauge(hub) == 0.0, "the contacted referral leaving the overdue gauge")
