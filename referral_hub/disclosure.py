@@ -8,6 +8,8 @@ safe_to_contact flag, so no recipient can miss it.
 """
 from __future__ import annotations
 
+import hashlib
+
 from .config import HubConfig
 from .incident import Child, Incident
 from .rules import Decision, risk_level
@@ -103,3 +105,20 @@ def disclose(decision: Decision, incident: Incident, config: HubConfig) -> tuple
     """(schema name, record) for the decision's recipient."""
     record_type = RECORD_TYPES[decision.pathway]
     return record_type, _header(decision, incident, config) | BUILDERS[record_type](decision, incident, config)
+
+
+def subjects(record: dict) -> list[str]:
+    """The person ids whose data a recipient record holds, for the audit trail."""
+    people = [record[role]["person_id"] for role in ("victim", "perpetrator", "child")
+              if record.get(role)]
+    return people + [c["person_id"] for c in record.get("children", [])]
+
+
+def audit_record(record_type: str, record: dict, channel: str, destination: str, at) -> dict:
+    """The audit.v1 entry for one disclosure (schemas/avro/audit.avsc)."""
+    key = f"{record['referral_id']}|{record['recipient']}|{channel}"
+    return {"disclosure_id": "dsc-" + hashlib.sha256(key.encode()).hexdigest()[:24],
+            "referral_id": record["referral_id"], "police_reference": record["police_reference"],
+            "pathway": record["pathway"], "area": record["area"], "recipient": record["recipient"],
+            "channel": channel, "destination": destination, "record_type": record_type,
+            "subjects": subjects(record), "at": at}

@@ -12,12 +12,13 @@ import faust
 from referral_hub.avro import AvroCodec
 from referral_hub.clock import Clock
 from referral_hub.config import HubConfig
+from referral_hub.disclosure import audit_record
 from referral_hub.logs import get_logger
 from referral_hub.metrics import DELIVERED, TIME_TO_NOTIFY
 from referral_hub.records import contact_event
 from referral_hub.settings import HubSettings
 from referral_hub.streaming import agent, faust_app, raw_topic, send_and_wait
-from referral_hub.topics import CONTACTS, DELIVERIES
+from referral_hub.topics import AUDIT, CONTACTS, DELIVERIES
 
 log = get_logger()
 APP_ID = "referral-hub-notify"
@@ -28,6 +29,7 @@ def create_app(settings: HubSettings, config: HubConfig, codec: AvroCodec) -> fa
     clock = Clock(settings.clock_file)
     deliveries = raw_topic(app, DELIVERIES)
     contacts = raw_topic(app, CONTACTS)
+    audit = raw_topic(app, AUDIT)
     recipient_topics = {name: raw_topic(app, name) for name in config.recipient_topics()}
     delivered = app.Table("delivered-referrals", default=list)
 
@@ -35,7 +37,7 @@ def create_app(settings: HubSettings, config: HubConfig, codec: AvroCodec) -> fa
     async def deliver(stream):
         async for key, value in stream.items():
             victim_key = key.decode()
-            _record_type, referral = codec.decode_any(value)
+            record_type, referral = codec.decode_any(value)
             referral_id = referral["referral_id"]
             if referral_id in delivered[victim_key]:
                 log.info("referral_already_delivered", referral_id=referral_id)
@@ -45,6 +47,8 @@ def create_app(settings: HubSettings, config: HubConfig, codec: AvroCodec) -> fa
             now = clock.now()
             await send_and_wait(contacts, referral_id, codec.encode(
                 "contact-event", contact_event(referral, "delivered", now)))
+            await send_and_wait(audit, referral_id, codec.encode("audit", audit_record(
+                record_type, referral, "kafka", topic_name, now)))
             delivered[victim_key] = [*delivered[victim_key], referral_id]
             labels = (referral["pathway"], referral["area"])
             DELIVERED.labels(*labels).inc()

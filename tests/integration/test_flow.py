@@ -2,7 +2,7 @@
 import json
 from datetime import UTC, datetime, timedelta
 
-from referral_hub.topics import CONTACTS, INCIDENTS, INCIDENTS_DLQ, INCIDENTS_RAW, REFERRALS
+from referral_hub.topics import AUDIT, CONTACTS, INCIDENTS, INCIDENTS_DLQ, INCIDENTS_RAW, REFERRALS
 from tests.factories import fresh_incident
 from tests.integration.kafka_helpers import post_incident, report_contact, wait_until
 
@@ -35,6 +35,14 @@ def test_a_high_risk_incident_with_a_child_at_school_reaches_every_recipient(api
     ids = {d["referral_id"] for d in decisions}
     contacts.wait_for(lambda _: ids <= {e["referral_id"] for e in contacts.values(type="delivered")},
                       "a delivered event for each referral")
+    audit = topic(AUDIT, "audit")
+    audit.wait_for(lambda _: ids <= {e["referral_id"] for e in audit.values()}, "each disclosure audited")
+    disclosures = {e["recipient"]: e for e in audit.values() if e["referral_id"] in ids}
+    assert disclosures["setting-104808"]["subjects"] == [notification["children"][0]["person_id"]]
+    assert disclosures["setting-104808"]["record_type"] == "recipient-encompass"
+    assert disclosures["st-helens-marac"]["subjects"][:2] == [notification["victim"]["person_id"],
+                                                              notification["perpetrator"]["person_id"]]
+    assert {e["channel"] for e in disclosures.values()} == {"kafka"}
 
 
 def test_the_same_incident_twice_creates_nothing_new(api, topic):
