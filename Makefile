@@ -11,6 +11,7 @@ demo: $(INSTALLED)  ## the hub on its local broker with the sample incidents; ex
 
 test: $(INSTALLED)  ## the whole suite, integration tests on the project's own Kafka broker
 	bash deploy/prometheus/ensure-tools.sh  # promtool and Prometheus, for the operations tests
+	bash deploy/browser/ensure-chromium.sh  # Debian's chromium and chromedriver, for the acknowledgement page
 	$(BIN)/pytest
 
 up: $(INSTALLED)  ## broker and services in the foreground until Ctrl-C

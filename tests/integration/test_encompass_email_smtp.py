@@ -1,0 +1,138 @@
+"""The Encompass email through a real SMTP server (aiosmtpd on 127.0.0.1): no Kafka needed."""
+import asyncio
+import socket
+from datetime import UTC, date, datetime
+from email import message_from_bytes, policy
+
+import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
+
+from services.notify.encompass_email import EmailNotSent, SmtpSettings, render, send
+
+KEY_ADULT = "key.adult@sthelens-primary.example.sch.uk"
+ACK_URL = "http://127.0.0.1:8080/acknowledge/ref-0123456789abcdef01234567.aSJl4A.oRj2u-Wt9PbeJ3mn_x8yZqLkVd0cT1sHfG6NwAa4bXE"
+RECORD = {
+    "referral_id": "ref-0123456789abcdef01234567",
+    "victim_safe_to_contact": False,
+    "due_at": datetime(2026, 11, 23, 8, 30, tzinfo=UTC),
+    "child": {"person_id": "p-child-1", "given_name": "Amelia", "family_name": "Carter",
+              "date_of_birth": date(2015, 5, 3)},
+    "child_present": True,
+    "incident_at": datetime(2026, 11, 20, 21, 50, tzinfo=UTC),
+    "police_reference": "Merseyside Police MP-2026-0004711",
+    "setting": {"urn": "104812", "name": "St Helens Primary School"},
+    "key_adult_email": KEY_ADULT,
+    "guidance": "Make sure Amelia has a trusted adult to go to today.",
+}
+
+
+class Mailbox:
+    """An aiosmtpd handler keeping each envelope; refuses recipients at refused.example."""
+
+    def __init__(self):
+        self.envelopes = []
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address.endswith("@refused.example"):
+            return "550 5.1.1 mailbox unavailable"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        self.envelopes.append((envelope, session.authenticated))
+        return "250 Message accepted for delivery"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def smtp_server():
+    def start(**options):
+        mailbox = Mailbox()
+        controller = Controller(mailbox, hostname="127.0.0.1", port=free_port(), **options)
+        controller.start()
+        started.append(controller)
+        return mailbox, controller.port
+    started = []
+    yield start
+    for controller in started:
+        controller.stop()
+
+
+def received(mailbox):
+    assert len(mailbox.envelopes) == 1
+    envelope, login = mailbox.envelopes[0]
+    return envelope, message_from_bytes(envelope.original_content, policy=policy.default), login
+
+
+def test_the_email_arrives_with_both_parts(smtp_server):
+    mailbox, port = smtp_server()
+    settings = SmtpSettings(host="127.0.0.1", port=port)
+    asyncio.run(send(settings, render(RECORD, ACK_URL, sender=settings.sender)))
+
+    envelope, message, _ = received(mailbox)
+    assert envelope.mail_from == "operation-encompass@referral-hub.example.org"
+    assert envelope.rcpt_tos == [KEY_ADULT]
+    assert message["To"] == KEY_ADULT
+    assert message["Subject"] == "Operation Encompass: please read before school on Monday 23 November"
+    assert message["Message-ID"] == "<encompass.ref-0123456789abcdef01234567@referral-hub.example.org>"
+    assert message.get_content_type() == "multipart/alternative"
+    plain = message.get_body(("plain",)).get_content()
+    html = message.get_body(("html",)).get_content()
+    for text in (plain, html):
+        assert "Amelia Carter" in text
+        assert "Friday 20 November at 21:50" in text
+        assert "Merseyside Police MP-2026-0004711" in text
+        assert "Make sure Amelia has a trusted adult to go to today." in text
+        assert ACK_URL in text
+    assert plain.startswith("VICTIM SAFE TO CONTACT: NO.")
+    assert f'href="{ACK_URL}"' in html
+
+
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS:UserWarning")
+def test_login_when_configured(smtp_server):
+    attempts = []
+
+    def authenticator(server, session, envelope, mechanism, auth_data):
+        attempts.append((auth_data.login, auth_data.password))
+        ok = isinstance(auth_data, LoginPassword) and \
+            (auth_data.login, auth_data.password) == (b"hub", b"correct-horse")
+        return AuthResult(success=ok, handled=False)  # aiosmtpd answers 235 or 535
+
+    mailbox, port = smtp_server(authenticator=authenticator, auth_required=True,
+                                auth_require_tls=False)
+    settings = SmtpSettings(host="127.0.0.1", port=port, username="hub", password="correct-horse")
+    asyncio.run(send(settings, render(RECORD, ACK_URL)))
+    envelope, message, authenticated = received(mailbox)
+    assert envelope.rcpt_tos == [KEY_ADULT]
+    assert authenticated
+    assert attempts == [(b"hub", b"correct-horse")]
+
+    wrong = SmtpSettings(host="127.0.0.1", port=port, username="hub", password="wrong")
+    with pytest.raises(EmailNotSent):
+        asyncio.run(send(wrong, render(RECORD, ACK_URL)))
+    assert len(mailbox.envelopes) == 1
+
+
+def test_starttls_required_but_not_offered_is_not_sent(smtp_server):
+    mailbox, port = smtp_server()
+    with pytest.raises(EmailNotSent):
+        asyncio.run(send(SmtpSettings(host="127.0.0.1", port=port, starttls=True),
+                         render(RECORD, ACK_URL)))
+    assert mailbox.envelopes == []
+
+
+def test_a_refused_recipient_is_not_named_in_the_error(smtp_server):
+    mailbox, port = smtp_server()
+    refused = RECORD | {"key_adult_email": "amelia.carters.teacher@refused.example"}
+    with pytest.raises(EmailNotSent) as error:
+        asyncio.run(send(SmtpSettings(host="127.0.0.1", port=port), render(refused, ACK_URL)))
+    assert "amelia" not in str(error.value).lower()
+    assert "refused.example" not in str(error.value)
+    assert error.value.__cause__ is None and error.value.__suppress_context__
+    assert mailbox.envelopes == []
