@@ -46,17 +46,20 @@ def make_consumer(settings: KafkaSettings, group_id: str) -> Consumer:
         "enable.auto.commit": False, "enable.partition.eof": False})
 
 
-def replay_consumer(settings: KafkaSettings, topic: str, timeout: float = 30.0) -> Consumer:
-    """Reads every partition of a topic from its beginning, at once: no group to join."""
+def replay_consumer(settings: KafkaSettings, *topics: str, timeout: float = 30.0) -> Consumer:
+    """Reads every partition of the topics from their beginning, at once: no group to join."""
     consumer = make_consumer(settings, f"referral-hub-replay-{uuid.uuid4()}")
     deadline = time.monotonic() + timeout
-    # A topic created a moment ago may not show its partitions in the metadata yet.
-    while not (partitions := consumer.list_topics(topic, timeout=10).topics[topic].partitions):
-        if time.monotonic() > deadline:
-            consumer.close()
-            raise KafkaException(f"topic {topic} has no partitions after {timeout:.0f}s")
-        time.sleep(0.2)
-    consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])
+    assignment = []
+    for topic in topics:
+        # A topic created a moment ago may not show its partitions in the metadata yet.
+        while not (partitions := consumer.list_topics(topic, timeout=10).topics[topic].partitions):
+            if time.monotonic() > deadline:
+                consumer.close()
+                raise KafkaException(f"topic {topic} has no partitions after {timeout:.0f}s")
+            time.sleep(0.2)
+        assignment += [TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions]
+    consumer.assign(assignment)
     return consumer
 
 

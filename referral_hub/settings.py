@@ -6,7 +6,7 @@ cluster with SASL/TLS is a change of environment, never of code.
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -54,6 +54,10 @@ class HubSettings(BaseSettings):
     state_store: Literal["rocksdb://", "memory://"] = "rocksdb://"
     state_dir: Path = REPO_ROOT / ".run" / "state"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    # Signs the Encompass acknowledgement links (at least 16 characters); without it the
+    # acknowledgement page is off. Links point at the public address of the ingest API.
+    ack_secret: SecretStr | None = Field(default=None, repr=False)
+    public_base_url: str = "http://127.0.0.1:8080"
     # Tests set a clock file; production reads the real clock (see referral_hub/clock.py).
     clock_file: Path | None = None
     overdue_check_seconds: float = Field(default=15.0, gt=0)

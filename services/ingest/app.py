@@ -30,6 +30,8 @@ from referral_hub.lag import LagReporter
 from referral_hub.topics import CONTACTS, INCIDENTS_RAW
 from referral_hub.validation import Problem, Refused
 
+from .acknowledge import acknowledgement_routes
+from .encompass_store import EncompassNotifications
 from .intake import Intake
 from .raw_topic import GROUP_ID as RAW_GROUP_ID, RawTopicValidator
 from .referral_index import RecordedEvents, ReferralIndex
@@ -72,7 +74,7 @@ def _refused(problems: list[Problem], status: int = 422) -> JSONResponse:
 
 
 def create_app(intake: Intake, index: ReferralIndex, raw: RawTopicValidator | None,
-               recorded: RecordedEvents) -> FastAPI:
+               recorded: RecordedEvents, encompass: EncompassNotifications | None = None) -> FastAPI:
     clock = Clock(intake.settings.clock_file)
 
     @asynccontextmanager
@@ -80,6 +82,8 @@ def create_app(intake: Intake, index: ReferralIndex, raw: RawTopicValidator | No
         lag = LagReporter(intake.settings.kafka, RAW_GROUP_ID, [INCIDENTS_RAW])
         index.start()
         recorded.start()
+        if encompass:
+            encompass.start()
         if raw:
             raw.start()
             lag.start()
@@ -88,6 +92,8 @@ def create_app(intake: Intake, index: ReferralIndex, raw: RawTopicValidator | No
         if raw:
             raw.stop()
         recorded.stop()
+        if encompass:
+            encompass.stop()
         index.stop()
 
     app = FastAPI(title="Referral hub API", version="1", lifespan=lifespan)
@@ -164,7 +170,7 @@ def create_app(intake: Intake, index: ReferralIndex, raw: RawTopicValidator | No
 
     @app.get("/healthz")
     async def healthz():
-        stopped = [follower.name for follower in (index, recorded, raw)
+        stopped = [follower.name for follower in (index, recorded, raw, encompass)
                    if follower and not follower.alive]
         if stopped:
             return JSONResponse({"status": "failing", "stopped": stopped}, status_code=503)
@@ -174,6 +180,9 @@ def create_app(intake: Intake, index: ReferralIndex, raw: RawTopicValidator | No
     async def metrics():
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
+    if encompass:  # the Key Adult's acknowledgement link, from the Encompass email
+        app.include_router(acknowledgement_routes(
+            encompass, intake.settings.ack_secret.get_secret_value(), clock))
     _document_incident_schema(app)
     return app
 

@@ -11,6 +11,7 @@ from referral_hub.settings import HubSettings
 from referral_hub.topics import CORE_TOPICS
 
 from .app import create_app
+from .encompass_store import EncompassNotifications
 from .intake import Intake
 from .raw_topic import RawTopicValidator
 from .referral_index import RecordedEvents, ReferralIndex
@@ -20,8 +21,9 @@ def run(settings: HubSettings, config: HubConfig) -> None:
     ensure_topics(settings.kafka, CORE_TOPICS)
     codec = AvroCodec(settings.schema_dir)
     intake = Intake(settings, config, codec, make_producer(settings.kafka))
+    encompass = EncompassNotifications(intake) if settings.ack_secret else None
     app = create_app(intake, ReferralIndex(settings.kafka, codec), RawTopicValidator(intake),
-                     RecordedEvents(settings.kafka, codec))
+                     RecordedEvents(settings.kafka, codec), encompass)
     get_logger().info("ingest_starting", host=settings.ingest_host, port=settings.ingest_port,
                       config_version=config.version)
     uvicorn.run(app, host=settings.ingest_host, port=settings.ingest_port,

@@ -37,6 +37,7 @@ class SmtpSettings(BaseSettings):
     """Where Encompass emails go out: environment variables RH_SMTP_HOST, RH_SMTP_PORT, ..."""
     model_config = SettingsConfigDict(env_prefix="RH_SMTP_", frozen=True)
 
+    enabled: bool = False  # off: schools' notifications go only to their Kafka topic
     host: str = "127.0.0.1"
     port: int = Field(default=25, ge=1, le=65535)
     starttls: bool = False

@@ -3,7 +3,9 @@
 Test ports (19092, 18080-18082) and a run directory of its own keep the suite clear of a
 `make up` that may be running on the same machine.
 """
+import os
 import shutil
+from pathlib import Path
 
 import httpx
 import pytest
@@ -15,6 +17,9 @@ from referral_hub.stack import LocalBroker, Services
 from tests.integration.kafka_helpers import TopicReader
 
 TEST_RUN_DIR = REPO_ROOT / ".run" / "test"
+CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")  # Debian's
+SMTP_PORT = 18025
+ACK_SECRET = "test-ack-secret-0123456789"
 CLOCK_FILE = TEST_RUN_DIR / "clock"  # empty or absent: real time (referral_hub/clock.py)
 
 
@@ -34,17 +39,65 @@ def broker():
 
 
 @pytest.fixture(scope="session")
-def hub(broker):
+def hub(broker, mailbox):
     """The services with RocksDB state, as in production, fresh like the broker."""
     for stale in ("logs", "state"):
         shutil.rmtree(TEST_RUN_DIR / stale, ignore_errors=True)
     CLOCK_FILE.unlink(missing_ok=True)
     services = Services(broker, ports=(18080, 18081, 18082), log_dir=TEST_RUN_DIR / "logs",
                         state_dir=TEST_RUN_DIR / "state",
-                        settings={"RH_CLOCK_FILE": str(CLOCK_FILE), "RH_OVERDUE_CHECK_SECONDS": "1"})
+                        settings={"RH_CLOCK_FILE": str(CLOCK_FILE), "RH_OVERDUE_CHECK_SECONDS": "1",
+                                  "RH_SMTP_ENABLED": "true", "RH_SMTP_PORT": str(SMTP_PORT),
+                                  "RH_ACK_SECRET": ACK_SECRET,
+                                  "RH_PUBLIC_BASE_URL": "http://127.0.0.1:18080"})
     services.start()
     yield services
     services.stop()
+
+
+@pytest.fixture(scope="session")
+def mailbox():
+    """A real SMTP server on loopback: the schools' mail server. Its messages, as received."""
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.handlers import Message
+
+    received = []
+
+    class Keep(Message):
+        def handle_message(self, message):
+            received.append(message)
+
+    controller = Controller(Keep(), hostname="127.0.0.1", port=SMTP_PORT)
+    controller.start()
+    yield received
+    controller.stop()
+
+
+@pytest.fixture(scope="session")
+def browser(tmp_path_factory):
+    """Debian's chromium, headless, as a phone; driven through chromedriver."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    missing = [str(p) for p in (CHROMIUM, CHROMEDRIVER) if not os.access(p, os.X_OK)]
+    if missing:
+        pytest.fail(f"{', '.join(missing)} missing: run deploy/browser/ensure-chromium.sh "
+                    "(Debian packages chromium and chromium-driver)")
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for argument in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                     "--disable-background-networking", "--disable-component-update",
+                     "--no-first-run", "--disable-sync",
+                     f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}"):
+        options.add_argument(argument)
+    # A phone: the viewport meta must make the page readable at this width.
+    options.add_experimental_option("mobileEmulation", {
+        "deviceMetrics": {"width": 390, "height": 844, "pixelRatio": 2.0}})
+    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    driver.command_executor.client_config.timeout = 30  # fail in seconds, not minutes
+    driver.set_page_load_timeout(20)
+    yield driver
+    driver.quit()
 
 
 @pytest.fixture(scope="session")

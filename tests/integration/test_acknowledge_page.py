@@ -9,7 +9,6 @@ Screenshots go to /tmp/encompass-ack-*.png.
 Chromium must be installed: deploy/browser/ensure-chromium.sh. Without it these tests fail.
 """
 import base64
-import os
 import socket
 import threading
 import time
@@ -21,16 +20,12 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 from itsdangerous import TimestampSigner
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
 from referral_hub.ack_tokens import issue
 from services.ingest.acknowledge import acknowledgement_routes
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
 SECRET = "browser-test-secret-0123456789abcdef"
 SCREENSHOTS = Path("/tmp")
 NOW = datetime(2026, 11, 23, 8, 2, tzinfo=UTC)
@@ -122,29 +117,6 @@ def base_url(store):
     server.should_exit = True
     thread.join(timeout=10)
     sock.close()
-
-
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory):
-    missing = [str(p) for p in (CHROMIUM, CHROMEDRIVER) if not os.access(p, os.X_OK)]
-    if missing:
-        pytest.fail(f"{', '.join(missing)} missing: run deploy/browser/ensure-chromium.sh "
-                    "(Debian packages chromium and chromium-driver)")
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for argument in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                     "--disable-background-networking", "--disable-component-update",
-                     "--no-first-run", "--disable-sync",
-                     f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}"):
-        options.add_argument(argument)
-    # A phone: the viewport meta must make the page readable at this width.
-    options.add_experimental_option("mobileEmulation", {
-        "deviceMetrics": {"width": 390, "height": 844, "pixelRatio": 2.0}})
-    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
-    driver.command_executor.client_config.timeout = 30  # fail in seconds, not minutes
-    driver.set_page_load_timeout(20)
-    yield driver
-    driver.quit()
 
 
 def link(base_url: str, referral_id: str) -> str:
