@@ -37,3 +37,27 @@ def child(person_id: str = "MP-P-90009", born: str = "2015-05-05", present: bool
             "date_of_birth": born, "present": present,
             "resides_with": ["victim"] if resides_with is None else resides_with,
             "education": {"setting": setting, "urn": urn}}
+
+
+ENCOMPASS_REFERRAL_ID = "ref-0123456789abcdef01234567"
+KEY_ADULT_EMAIL = "key.adult@sthelens-primary.example.org"
+
+
+def encompass_record(**changes) -> dict:
+    """A school's Operation Encompass record, as notify and the acknowledgement page see it."""
+    from datetime import UTC, date, datetime
+    return {
+        "referral_id": ENCOMPASS_REFERRAL_ID,
+        "victim_safe_to_contact": False,
+        "due_at": datetime(2026, 11, 23, 8, 30, tzinfo=UTC),
+        "child": {"person_id": "p-child-1", "given_name": "Amelia", "family_name": "Carter",
+                  "date_of_birth": date(2015, 5, 3)},
+        "child_present": True,
+        "incident_at": datetime(2026, 11, 20, 21, 50, tzinfo=UTC),  # GMT: 21:50 local
+        "police_reference": "Merseyside Police MP-2026-0004711",
+        "setting": {"urn": "104812", "name": "St Helens Primary School"},
+        "key_adult_email": KEY_ADULT_EMAIL,
+        "guidance": ("Make sure Amelia has a trusted adult to go to today.\n"
+                     "Do not ask the child about the incident.\n\n"
+                     "Record this on the school's safeguarding system."),
+    } | changes

@@ -25,6 +25,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from referral_hub.ack_tokens import issue
 from services.ingest.acknowledge import acknowledgement_routes
+from tests.factories import encompass_record
 
 SECRET = "browser-test-secret-0123456789abcdef"
 SCREENSHOTS = Path("/tmp")
@@ -32,22 +33,7 @@ NOW = datetime(2026, 11, 23, 8, 2, tzinfo=UTC)
 
 
 def record(referral_id: str, **changes) -> dict:
-    return {
-        "referral_id": referral_id,
-        "victim_safe_to_contact": False,
-        "due_at": datetime(2026, 11, 23, 8, 30, tzinfo=UTC),
-        "child": {"person_id": "p-child-1", "given_name": "Amelia", "family_name": "Carter",
-                  "date_of_birth": date(2015, 5, 3)},
-        "child_present": True,
-        "incident_at": datetime(2026, 11, 20, 21, 50, tzinfo=UTC),
-        "police_reference": "Merseyside Police MP-2026-0004711",
-        "setting": {"urn": "104812", "name": "St Helens Primary School"},
-        "key_adult_email": "key.adult@sthelens-primary.example.sch.uk",
-        "guidance": ("Make sure Amelia has a trusted adult to go to today.\n"
-                     "Do not ask the child about the incident.\n\n"
-                     "Record this on the school's safeguarding system."),
-        "acknowledged_at": None,
-    } | changes
+    return encompass_record(**({"referral_id": referral_id, "acknowledged_at": None} | changes))
 
 
 class MemoryStore:

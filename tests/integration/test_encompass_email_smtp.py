@@ -1,7 +1,6 @@
 """The Encompass email through a real SMTP server (aiosmtpd on 127.0.0.1): no Kafka needed."""
 import asyncio
 import socket
-from datetime import UTC, date, datetime
 from email import message_from_bytes, policy
 
 import pytest
@@ -9,32 +8,21 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from services.notify.encompass_email import EmailNotSent, SmtpSettings, render, send
+from tests.factories import KEY_ADULT_EMAIL, encompass_record
 
-KEY_ADULT = "key.adult@sthelens-primary.example.sch.uk"
+KEY_ADULT = KEY_ADULT_EMAIL
 ACK_URL = "http://127.0.0.1:8080/acknowledge/ref-0123456789abcdef01234567.aSJl4A.oRj2u-Wt9PbeJ3mn_x8yZqLkVd0cT1sHfG6NwAa4bXE"
-RECORD = {
-    "referral_id": "ref-0123456789abcdef01234567",
-    "victim_safe_to_contact": False,
-    "due_at": datetime(2026, 11, 23, 8, 30, tzinfo=UTC),
-    "child": {"person_id": "p-child-1", "given_name": "Amelia", "family_name": "Carter",
-              "date_of_birth": date(2015, 5, 3)},
-    "child_present": True,
-    "incident_at": datetime(2026, 11, 20, 21, 50, tzinfo=UTC),
-    "police_reference": "Merseyside Police MP-2026-0004711",
-    "setting": {"urn": "104812", "name": "St Helens Primary School"},
-    "key_adult_email": KEY_ADULT,
-    "guidance": "Make sure Amelia has a trusted adult to go to today.",
-}
+RECORD = encompass_record(guidance="Make sure Amelia has a trusted adult to go to today.")
 
 
 class Mailbox:
-    """An aiosmtpd handler keeping each envelope; refuses recipients at refused.example."""
+    """An aiosmtpd handler keeping each envelope; refuses recipients at refused.example.org."""
 
     def __init__(self):
         self.envelopes = []
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
-        if address.endswith("@refused.example"):
+        if address.endswith("@refused.example.org"):
             return "550 5.1.1 mailbox unavailable"
         envelope.rcpt_tos.append(address)
         return "250 OK"
@@ -129,7 +117,7 @@ def test_starttls_required_but_not_offered_is_not_sent(smtp_server):
 
 def test_a_refused_recipient_is_not_named_in_the_error(smtp_server):
     mailbox, port = smtp_server()
-    refused = RECORD | {"key_adult_email": "amelia.carters.teacher@refused.example"}
+    refused = RECORD | {"key_adult_email": "amelia.carters.teacher@refused.example.org"}
     with pytest.raises(EmailNotSent) as error:
         asyncio.run(send(SmtpSettings(host="127.0.0.1", port=port), render(refused, ACK_URL)))
     assert "amelia" not in str(error.value).lower()

@@ -5,9 +5,10 @@ from email import message_from_bytes, policy
 import pytest
 
 from services.notify.encompass_email import SmtpSettings, message_id, render
+from tests.factories import ENCOMPASS_REFERRAL_ID, encompass_record
 
 ACK_URL = "https://hub.example.org/acknowledge/ref-0123456789abcdef01234567.aSJl4A.oRj2u-Wt9PbeJ3mn_x8yZqLkVd0cT1sHfG6NwAa4bXE"
-REFERRAL_ID = "ref-0123456789abcdef01234567"
+REFERRAL_ID = ENCOMPASS_REFERRAL_ID
 
 # Whatever else a record carries must never reach the email.
 FORBIDDEN = {
@@ -26,22 +27,7 @@ FORBIDDEN_STRINGS = ["Darren", "Blackwood", "Larkspur", "WA10 9QZ", "WA10", "198
 
 
 def record(**changes) -> dict:
-    base = {
-        "referral_id": REFERRAL_ID,
-        "victim_safe_to_contact": False,
-        "due_at": datetime(2026, 11, 23, 8, 30, tzinfo=UTC),
-        "child": {"person_id": "p-child-1", "given_name": "Amelia", "family_name": "Carter",
-                  "date_of_birth": date(2015, 5, 3)},
-        "child_present": True,
-        "incident_at": datetime(2026, 11, 20, 21, 50, tzinfo=UTC),  # GMT: 21:50 local
-        "police_reference": "Merseyside Police MP-2026-0004711",
-        "setting": {"urn": "104812", "name": "St Helens Primary School"},
-        "key_adult_email": "key.adult@sthelens-primary.example.sch.uk",
-        "guidance": ("Make sure Amelia has a trusted adult to go to today.\n"
-                     "Do not ask the child about the incident.\n\n"
-                     "Record this on the school's safeguarding system."),
-    }
-    return base | changes
+    return encompass_record(**changes)
 
 
 def parts(message):
@@ -76,7 +62,7 @@ def test_both_parts_with_the_essentials():
 
 def test_headers():
     message = render(record(), ACK_URL, now=datetime(2026, 11, 20, 22, 5, tzinfo=UTC))
-    assert message["To"] == "key.adult@sthelens-primary.example.sch.uk"
+    assert message["To"] == "key.adult@sthelens-primary.example.org"
     assert "operation-encompass@referral-hub.example.org" in message["From"]
     assert message["Subject"] == "Operation Encompass: please read before school on Monday 23 November"
     assert message["Message-ID"] == f"<encompass.{REFERRAL_ID}@referral-hub.example.org>"
