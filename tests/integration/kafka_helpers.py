@@ -7,12 +7,10 @@ from typing import Callable
 
 from referral_hub.avro import AvroCodec
 from referral_hub.config import load_config
-from referral_hub.demo import demo_recipient_token
+from referral_hub.demo import DEMO_API_KEYS, demo_recipient_token
 from referral_hub.kafka import replay_consumer
 from referral_hub.settings import REPO_ROOT, KafkaSettings
 
-DEMO_KEYS = {"merseyside": "demo-merseyside-key-not-for-production",
-             "cheshire": "demo-cheshire-key-not-for-production"}
 WAIT = 60.0
 CONFIG = load_config(REPO_ROOT / "config")
 
@@ -60,7 +58,7 @@ class TopicReader:
 
 def post_incident(api, notification: dict, force: str = "merseyside"):
     return api.post("/v1/incidents", content=json.dumps(notification),
-                    headers={"Authorization": f"Bearer {DEMO_KEYS[force]}",
+                    headers={"Authorization": f"Bearer {DEMO_API_KEYS[force]}",
                              "Content-Type": "application/json"})
 
 
