@@ -29,10 +29,9 @@ class OfflineRouter:
         victim_history = self.victims.get(incident.key, VictimHistory())
         perpetrator_history = self.perpetrators.get(perpetrator, PerpetratorHistory())
         decisions = decide(incident, History(victim_history, perpetrator_history), self.config)
-        keep = self.config.areas[incident.local_authority].windows.longest_days
-        self.victims[incident.key] = victim_history.after(incident, decisions, keep)
+        self.victims[incident.key] = victim_history.after(incident, decisions, self.config)
         if perpetrator:
-            self.perpetrators[perpetrator] = perpetrator_history.after(incident, decisions, keep)
+            self.perpetrators[perpetrator] = perpetrator_history.after(incident, decisions, self.config)
         return decisions
 
 

@@ -62,11 +62,13 @@ class _PersonHistory:
     def has(self, reference: str) -> bool:
         return any(prior.reference == reference for prior in self.incidents)
 
-    def after(self, incident: Incident, decisions: list[Decision], keep_days: int):
-        """The history this person's next incident sees."""
+    def after(self, incident: Incident, decisions: list[Decision], config: HubConfig):
+        """The history this person's next incident sees, forgetting what no rule of the
+        incident's area looks back to."""
         if self.has(incident.reference):
             return self
         entry = self.remembered(incident, decisions)
+        keep_days = config.areas[incident.local_authority].windows.longest_days
         return type(self)(_forget_older((*self.incidents, entry), keep_days))
 
 

@@ -99,9 +99,6 @@ def create_app(settings: HubSettings, config: HubConfig, codec: AvroCodec) -> fa
                  referral_ids=[d.referral_id for d in decisions],
                  pathways=[d.pathway for d in decisions], config_version=config.version)
 
-    def keep_days(incident: Incident) -> int:
-        return config.areas[incident.local_authority].windows.longest_days
-
     @agent(app, incidents)
     async def route_for_victims(stream):
         async for key, value in stream.items():
@@ -117,7 +114,7 @@ def create_app(settings: HubSettings, config: HubConfig, codec: AvroCodec) -> fa
             await publish(incident, decisions)
             if incident.perpetrator:
                 await send_and_wait(by_perpetrator, perpetrator_key(incident), value)
-            victims[incident.key] = as_table_value(history.after(incident, decisions, keep_days(incident)))
+            victims[incident.key] = as_table_value(history.after(incident, decisions, config))
 
     @agent(app, by_perpetrator)
     async def route_for_perpetrators(stream):
@@ -131,8 +128,7 @@ def create_app(settings: HubSettings, config: HubConfig, codec: AvroCodec) -> fa
             decisions = decide_for_perpetrator(incident, history, config)
             if decisions:
                 await publish(incident, decisions)
-            perpetrators[key.decode()] = as_table_value(
-                history.after(incident, decisions, keep_days(incident)))
+            perpetrators[key.decode()] = as_table_value(history.after(incident, decisions, config))
 
     add_tracker(app, settings, config, codec, clock)
     return app
