@@ -14,6 +14,7 @@ import csv
 import hashlib
 import tomllib
 from datetime import date, time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal
 
@@ -154,29 +155,24 @@ class HubConfig(_Strict):
     areas: dict[str, Area]
     education_settings: dict[str, EducationSetting]
 
+    def agencies(self) -> Iterator[Recipient]:
+        """Every agency any area names (one shared by several areas comes once per area)."""
+        return (recipient for area in self.areas.values() for recipient in area.recipients.values())
+
     def agency(self, recipient_id: str) -> Recipient | None:
-        for area in self.areas.values():
-            for recipient in area.recipients.values():
-                if recipient.id == recipient_id:
-                    return recipient
-        return None
+        return next((r for r in self.agencies() if r.id == recipient_id), None)
 
     def topic_for(self, recipient_id: str) -> str:
-        """Agencies have a topic each; schools share one until they get email (issue 4)."""
+        """Agencies have a topic each; schools share one (and get email besides)."""
         agency = self.agency(recipient_id)
         return agency.topic if agency else EDUCATION_SETTINGS_TOPIC
 
     def recipient_topics(self) -> list[str]:
-        agencies = {r.topic for a in self.areas.values() for r in a.recipients.values()}
-        return sorted(agencies | {EDUCATION_SETTINGS_TOPIC})
+        return sorted({r.topic for r in self.agencies()} | {EDUCATION_SETTINGS_TOPIC})
 
     def recipient_for_token(self, token: str) -> Recipient | None:
         digest = hashlib.sha256(token.encode()).hexdigest()
-        for area in self.areas.values():
-            for recipient in area.recipients.values():
-                if digest in recipient.api_token_sha256:
-                    return recipient
-        return None
+        return next((r for r in self.agencies() if digest in r.api_token_sha256), None)
 
     def may_report_on(self, recipient: Recipient, referral: dict) -> bool:
         """A recipient reports on its own referrals; an area's Encompass coordinator (its

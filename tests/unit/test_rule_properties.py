@@ -114,7 +114,7 @@ def test_no_decision_names_a_person_or_recipient_who_is_not_in_the_incident_or_c
     people = {incident.victim.person_id, *(c.person_id for c in incident.children)}
     if incident.perpetrator:
         people.add(incident.perpetrator.person_id)
-    recipients = {r.id for a in CONFIG.areas.values() for r in a.recipients.values()} | {
+    recipients = {r.id for r in CONFIG.agencies()} | {
         s.recipient_id for s in CONFIG.education_settings.values()}
     for decision in decide(incident, History(), CONFIG):
         assert decision.subject_id in people and decision.recipient in recipients
