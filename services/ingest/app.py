@@ -162,7 +162,7 @@ def create_app(intake: Intake, index: ReferralIndex, raw: RawTopicValidator | No
             return JSONResponse(Recorded(event_id=event["event_id"], status="already recorded").model_dump())
         await run_in_threadpool(produce_and_wait, intake.producer, CONTACTS, referral_id,
                                 intake.codec.encode("contact-event", event))
-        recorded.add(event["event_id"])
+        recorded.add(event)
         CONTACT_EVENTS.labels(report.type).inc()
         log.info("contact_recorded", referral_id=referral_id, event_id=event["event_id"],
                  status=report.type, recipient=recipient.id)

@@ -21,9 +21,10 @@ def run(settings: HubSettings, config: HubConfig) -> None:
     ensure_topics(settings.kafka, CORE_TOPICS)
     codec = AvroCodec(settings.schema_dir)
     intake = Intake(settings, config, codec, make_producer(settings.kafka))
-    encompass = EncompassNotifications(intake) if settings.ack_secret else None
+    recorded = RecordedEvents(settings.kafka, codec)
+    encompass = EncompassNotifications(intake, recorded) if settings.ack_secret else None
     app = create_app(intake, ReferralIndex(settings.kafka, codec), RawTopicValidator(intake),
-                     RecordedEvents(settings.kafka, codec), encompass)
+                     recorded, encompass)
     get_logger().info("ingest_starting", host=settings.ingest_host, port=settings.ingest_port,
                       config_version=config.version)
     uvicorn.run(app, host=settings.ingest_host, port=settings.ingest_port,

@@ -5,6 +5,8 @@ It replays the topic from the start at boot and then follows it, a few milliseco
 """
 from __future__ import annotations
 
+from datetime import datetime
+
 from confluent_kafka import Consumer, Message
 
 from referral_hub.avro import AvroCodec
@@ -34,22 +36,30 @@ class ReferralIndex(Follower):
 
 
 class RecordedEvents(Follower):
-    """Which contact events are already on contacts.v1, so a report sent twice is one event."""
+    """What is already on contacts.v1: each event (so a report sent twice is one event) and
+    each referral's first acknowledgement (for the Encompass acknowledgement page)."""
 
     def __init__(self, settings: KafkaSettings, codec: AvroCodec):
         super().__init__("recorded events")
         self._settings = settings
         self._codec = codec
         self._event_ids: set[str] = set()
+        self._acknowledged: dict[str, datetime] = {}
 
     def __contains__(self, event_id: str) -> bool:
         return event_id in self._event_ids
 
-    def add(self, event_id: str) -> None:
-        self._event_ids.add(event_id)
+    def acknowledged_at(self, referral_id: str) -> datetime | None:
+        return self._acknowledged.get(referral_id)
+
+    def add(self, event: dict) -> None:
+        """An event now on contacts.v1, read back or just written by this service."""
+        self._event_ids.add(event["event_id"])
+        if event["type"] == "acknowledged":
+            self._acknowledged.setdefault(event["referral_id"], event["at"])
 
     def consumer(self) -> Consumer:
         return replay_consumer(self._settings, CONTACTS)
 
     def handle(self, consumer: Consumer, message: Message) -> None:
-        self._event_ids.add(self._codec.decode("contact-event", message.value())["event_id"])
+        self.add(self._codec.decode("contact-event", message.value()))
