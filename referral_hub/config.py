@@ -12,13 +12,23 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import ipaddress
 import tomllib
-from datetime import date, time
 from collections.abc import Iterator
+from datetime import date, time, timedelta
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    HttpUrl,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 Pathway = Literal["MARAC", "IDVA", "COMMUNITY_ADVOCACY", "YOUNG_PEOPLE", "ADULT_SAFEGUARDING",
                   "ENCOMPASS", "MASH_IDVA", "MATAC"]
@@ -45,12 +55,58 @@ class Force(_Strict):
     api_key_sha256: list[str] = Field(min_length=1)
 
 
+class Webhook(_Strict):
+    """Where a recipient's case system takes referrals by signed HTTP POST."""
+    url: HttpUrl
+    # Names of the environment variables holding the signing secrets (two while rotating):
+    # secrets stay out of the configuration files, which are in version control.
+    secret_env: list[str] = Field(min_length=1, max_length=2)
+    timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    retry_hours: float = Field(default=24.0, gt=0, le=24 * 14)
+
+    @field_validator("url")
+    @classmethod
+    def _https_off_loopback(cls, url: HttpUrl) -> HttpUrl:
+        """Referrals carry personal data: plain http only to this machine (tests, demo)."""
+        if url.scheme != "https" and not _is_loopback(url.host or ""):
+            raise ValueError("must be https (plain http only to 127.0.0.1 or localhost)")
+        return url
+
+    @field_validator("secret_env")
+    @classmethod
+    def _variable_names(cls, names: list[str]) -> list[str]:
+        for name in names:
+            if not name.isidentifier() or not name.isupper():
+                raise ValueError(f"'{name}' is not an environment variable name (A-Z, 0-9, _)")
+        return names
+
+    @property
+    def retry_for(self) -> timedelta:
+        return timedelta(hours=self.retry_hours)
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
 class Recipient(_Strict):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{1,62}$")
     name: str
     email: EmailStr
     # SHA-256 of the tokens its system uses on the events API (two while rotating).
     api_token_sha256: list[str] = Field(default_factory=list)
+    # How its referrals reach it: its own Kafka topic, a webhook, or email to `email`.
+    channel: Literal["kafka", "webhook", "email"] = "kafka"
+    webhook: Webhook | None = None
+
+    @model_validator(mode="after")
+    def _webhook_when_chosen(self) -> Recipient:
+        if (self.channel == "webhook") != (self.webhook is not None):
+            raise ValueError("give webhook = { url, secret_env } exactly when channel is 'webhook'")
+        return self
 
     @property
     def topic(self) -> str:
@@ -154,6 +210,7 @@ class HubConfig(_Strict):
     forces: dict[str, Force]
     areas: dict[str, Area]
     education_settings: dict[str, EducationSetting]
+    area_files: dict[str, Path]  # gss_code -> the file it came from, for error messages
 
     def agencies(self) -> Iterator[Recipient]:
         """Every agency any area names (one shared by several areas comes once per area)."""
@@ -168,7 +225,27 @@ class HubConfig(_Strict):
         return agency.topic if agency else EDUCATION_SETTINGS_TOPIC
 
     def recipient_topics(self) -> list[str]:
-        return sorted({r.topic for r in self.agencies()} | {EDUCATION_SETTINGS_TOPIC})
+        """The topics of Kafka-channel agencies (and escalation contacts, whose overdue
+        notices always go to their topic) and the schools' shared topic."""
+        return sorted({r.topic for area in self.areas.values()
+                       for role, r in area.recipients.items()
+                       if r.channel == "kafka" or role == "ESCALATION"}
+                      | {EDUCATION_SETTINGS_TOPIC})
+
+    def webhook_secrets(self, environment: dict[str, str]) -> dict[str, list[bytes]]:
+        """recipient id -> its signing secrets, read from the variables its webhook names.
+        A variable that is unset or empty stops the start, named with file and key."""
+        secrets: dict[str, list[bytes]] = {}
+        for gss_code, area in self.areas.items():
+            for role, recipient in area.recipients.items():
+                if recipient.webhook is None:
+                    continue
+                for name in recipient.webhook.secret_env:
+                    if not environment.get(name):
+                        raise ConfigError(f"{self.area_files[gss_code]}: recipients.{role}.webhook."
+                                          f"secret_env: environment variable {name} is not set")
+                secrets[recipient.id] = [environment[n].encode() for n in recipient.webhook.secret_env]
+        return secrets
 
     def recipient_for_token(self, token: str) -> Recipient | None:
         digest = hashlib.sha256(token.encode()).hexdigest()
@@ -240,6 +317,7 @@ def load_config(config_dir: Path) -> HubConfig:
     if not area_paths:
         raise ConfigError(f"{config_dir / 'areas'}: no area files (*.toml)")
     areas: dict[str, Area] = {}
+    area_files: dict[str, Path] = {}
     for path in area_paths:
         area = _parse(Area, path, _read_toml(path))
         if area.force not in forces:
@@ -247,19 +325,22 @@ def load_config(config_dir: Path) -> HubConfig:
         if area.gss_code in areas:
             raise ConfigError(f"{path}: gss_code: {area.gss_code} is already configured")
         areas[area.gss_code] = area
+        area_files[area.gss_code] = path
     settings_path = config_dir / "education-settings.csv"
     settings = _read_settings(settings_path)
     config = HubConfig(version=_version([hub_path, *area_paths, settings_path]),
-                       forces=forces, areas=areas, education_settings=settings)
-    _check_unique_recipient_ids(config, config_dir)
+                       forces=forces, areas=areas, education_settings=settings,
+                       area_files=area_files)
+    _check_unique_recipient_ids(config)
     return config
 
 
-def _check_unique_recipient_ids(config: HubConfig, config_dir: Path) -> None:
-    owners: dict[str, tuple[str, str]] = {}
-    for area in config.areas.values():
+def _check_unique_recipient_ids(config: HubConfig) -> None:
+    """A recipient shared by areas (a force-wide MATAC) must be written the same in each."""
+    first_seen: dict[str, tuple[Path, Recipient]] = {}
+    for gss_code, area in config.areas.items():
         for role, recipient in area.recipients.items():
-            owner = owners.setdefault(recipient.id, (area.name, recipient.name))
-            if owner[1] != recipient.name:
-                raise ConfigError(f"{config_dir / 'areas'}: recipients.{role}.id: '{recipient.id}' "
-                                  f"names two different recipients ({owner[1]!r}, {recipient.name!r})")
+            path, seen = first_seen.setdefault(recipient.id, (config.area_files[gss_code], recipient))
+            if seen != recipient:
+                raise ConfigError(f"{config.area_files[gss_code]}: recipients.{role}.id: '{recipient.id}' "
+                                  f"is configured differently in {path.name}: one recipient, one entry")

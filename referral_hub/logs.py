@@ -18,6 +18,8 @@ SAFE_KEYS = frozenset({
     "incident_ref", "referral_id", "referral_ids", "event_id", "pathway", "pathways", "area",
     "recipient", "topic", "partition", "offset", "source", "status", "count", "problems",
     "paths", "reason", "error_type", "error_at", "dropped_keys", "host", "port", "config_version", "seconds", "duplicate",
+    "channel", "attempts", "retry_at",
+    "problem",  # webhook failures: a fixed phrase (services/notify/webhook.py Attempt.problem)
 })
 
 
@@ -84,7 +86,7 @@ def configure_logging(service: str, level: str = "info") -> None:
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     # Library chatter below WARNING is noise to an on-call engineer.
-    for noisy in ("faust", "mode", "aiokafka", "uvicorn", "kafka", "librdkafka"):
+    for noisy in ("faust", "mode", "aiokafka", "uvicorn", "kafka", "librdkafka", "httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
 
 

@@ -47,3 +47,14 @@ OVERDUE_EVENTS = Counter("referral_hub_overdue_events_total",
 CONSUMER_LAG = Gauge("referral_hub_consumer_lag_messages",
                      "Records on a topic not yet processed by this service's consumer group",
                      ["group", "topic"])
+WEBHOOK_ATTEMPTS = Counter("referral_hub_webhook_attempts_total",
+                           "POSTs to recipients' webhooks, by outcome (delivered: a 2xx answer)",
+                           ["recipient", "outcome"])
+WEBHOOK_WAITING = Gauge("referral_hub_webhook_waiting_referrals",
+                        "Referrals waiting for the recipient's webhook to accept them", ["recipient"])
+WEBHOOK_OLDEST_WAITING = Gauge("referral_hub_webhook_oldest_waiting_seconds",
+                               "How long the oldest referral waiting for this webhook has waited",
+                               ["recipient"])
+UNDELIVERABLE = Counter("referral_hub_undeliverable_referrals_total",
+                        "Records kept on deliveries.dlq.v1: a webhook without a 2xx for its retry "
+                        "period, or an email the mail server kept refusing", ["recipient", "channel"])

@@ -61,4 +61,6 @@ class HubSettings(BaseSettings):
     # Tests set a clock file; production reads the real clock (see referral_hub/clock.py).
     clock_file: Path | None = None
     overdue_check_seconds: float = Field(default=15.0, gt=0)
+    # How often notify looks for webhook deliveries whose retry time has come.
+    webhook_check_seconds: float = Field(default=5.0, gt=0)
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)

@@ -5,11 +5,12 @@ INCIDENTS_DLQ = "incidents.dlq.v1"    # refused input with every reason
 INCIDENTS_BY_PERPETRATOR = "incidents.by-perpetrator.v1"  # router's repartition, key force:perpetrator
 REFERRALS = "referrals.v1"            # every referral decision, key force:victim
 DELIVERIES = "deliveries.v1"          # each recipient's record (personal data), key force:victim
-DELIVERIES_DLQ = "deliveries.dlq.v1"  # records a channel could not deliver (e.g. email), key referral_id
+DELIVERIES_DLQ = "deliveries.dlq.v1"  # records a channel could not deliver, with why; key referral_id
 CONTACTS = "contacts.v1"              # referred, delivered, what recipients report; key referral_id
 AUDIT = "audit.v1"                    # every disclosure: who got which referral, how, when
 OVERDUE = "overdue.v1"                # referrals past due_at without contact, key referral_id
 REFERRAL_CHECKS = "referral-checks.v1"  # router's own: "is this one overdue now?", key referral_id
+WEBHOOK_RETRIES = "webhook-retries.v1"  # notify's own: "retry this recipient's webhook now", key force:victim
 
 CORE_TOPICS = (INCIDENTS_RAW, INCIDENTS, INCIDENTS_DLQ, INCIDENTS_BY_PERPETRATOR, REFERRALS, DELIVERIES,
-               DELIVERIES_DLQ, CONTACTS, AUDIT, OVERDUE, REFERRAL_CHECKS)
+               DELIVERIES_DLQ, CONTACTS, AUDIT, OVERDUE, REFERRAL_CHECKS, WEBHOOK_RETRIES)

@@ -1,14 +1,19 @@
-"""Notify: delivers each recipient's record on deliveries.v1 and records `delivered`.
+"""Notify: delivers each recipient's record on deliveries.v1 by the recipient's channel and
+records `delivered` on contacts.v1 and the disclosure on audit.v1.
 
-Every record goes to the recipient's own Kafka topic; a school's Operation Encompass
-notification is also emailed to its Key Adult when SMTP is configured (webhooks are still
-to come). A faust table keyed like deliveries.v1 (force:victim) remembers which referral ids were delivered,
-so a replayed referral is not delivered twice; the record is kept only after the broker
-has both the delivery and the `delivered` event.
+Channels (config: recipients.<ROLE>.channel): `kafka`, the recipient's own topic; `webhook`,
+a signed POST retried for up to a day (services/notify/webhook_channel.py); `email`, the
+record in an email to the recipient's address. Schools get the shared education-settings
+topic and, when SMTP is configured, an Operation Encompass email to their Key Adult.
+
+A faust table keyed like deliveries.v1 (force:victim) remembers which referral ids were
+delivered, so a replayed referral is not delivered twice; an id is kept only after the
+broker has the delivery (or the recipient answered 2xx) and the `delivered` event.
 """
 from __future__ import annotations
 
 import asyncio
+from email.message import EmailMessage
 
 import faust
 
@@ -18,13 +23,22 @@ from referral_hub.clock import Clock
 from referral_hub.config import ConfigError, HubConfig
 from referral_hub.disclosure import audit_record
 from referral_hub.logs import get_logger
-from referral_hub.metrics import DEAD_LETTERS, DELIVERED, TIME_TO_NOTIFY
-from referral_hub.records import contact_event
+from referral_hub.metrics import DELIVERED, TIME_TO_NOTIFY, UNDELIVERABLE
+from referral_hub.records import contact_event, dead_letter
 from referral_hub.settings import HubSettings
 from referral_hub.streaming import agent, faust_app, raw_topic, send_and_wait
-from referral_hub.topics import AUDIT, CONTACTS, DELIVERIES, DELIVERIES_DLQ
+from referral_hub.topics import (
+    AUDIT,
+    CONTACTS,
+    DELIVERIES,
+    DELIVERIES_DLQ,
+    WEBHOOK_RETRIES,
+)
+from referral_hub.validation import Problem
 
+from .agency_email import render_agency_email
 from .encompass_email import EmailNotSent, SmtpSettings, render, send
+from .webhook_channel import WebhookChannel
 
 log = get_logger()
 APP_ID = "referral-hub-notify"
@@ -34,61 +48,116 @@ EMAIL_RETRY_PAUSES = (1.0, 4.0, 0.0)  # three tries, a few seconds apart
 def create_app(settings: HubSettings, config: HubConfig, codec: AvroCodec) -> faust.App:
     app = faust_app(APP_ID, settings, settings.notify_host, settings.notify_port)
     clock = Clock(settings.clock_file)
-    deliveries = raw_topic(app, DELIVERIES)
+    work = app.topic(DELIVERIES, WEBHOOK_RETRIES, key_type=bytes, value_type=bytes,
+                     key_serializer="raw", value_serializer="raw")
     contacts = raw_topic(app, CONTACTS)
     audit = raw_topic(app, AUDIT)
+    undeliverable = raw_topic(app, DELIVERIES_DLQ)
     recipient_topics = {name: raw_topic(app, name) for name in config.recipient_topics()}
     delivered = app.Table("delivered-referrals", default=list)
+    smtp = _smtp_settings(settings, config)
+    for agency in config.agencies():  # from the start, so Prometheus's increase() sees the first
+        if agency.channel == "email":
+            UNDELIVERABLE.labels(agency.id, "email")
+
+    async def record_delivery(victim_key: str, record_type: str, record: dict, channel: str,
+                              destination: str) -> None:
+        now = clock.now()
+        referral_id = record["referral_id"]
+        await send_and_wait(contacts, referral_id, codec.encode(
+            "contact-event", contact_event(record, "delivered", now)))
+        await send_and_wait(audit, referral_id, codec.encode("audit", audit_record(
+            record_type, record, channel, destination, now)))
+        delivered[victim_key] = [*delivered[victim_key], referral_id]
+        labels = (record["pathway"], record["area"])
+        DELIVERED.labels(*labels).inc()
+        TIME_TO_NOTIFY.labels(*labels).observe((now - record["reported_at"]).total_seconds())
+        log.info("referral_delivered", referral_id=referral_id, pathway=record["pathway"],
+                 recipient=record["recipient"], channel=channel)
+
+    async def give_up(victim_key: str, value: bytes, channel: str, why: str) -> None:
+        """Keep an undeliverable record on deliveries.dlq.v1 with the reason, and count it."""
+        _, record = codec.decode_any(value)
+        letter = dead_letter("notify", [Problem(record["recipient"], why)], value, len(value),
+                             force=victim_key.partition(":")[0])
+        await send_and_wait(undeliverable, record["referral_id"], codec.encode("dead-letter", letter))
+        UNDELIVERABLE.labels(record["recipient"], channel).inc()
+        log.error("referral_undeliverable", referral_id=record["referral_id"],
+                  recipient=record["recipient"], channel=channel)
+
+    webhooks = WebhookChannel(app, settings, config, codec, clock, record_delivery, give_up)
+
+    async def send_email(victim_key: str, value: bytes, message: EmailMessage) -> bool:
+        """A few tries; a mail server that still refuses costs this email (dead-lettered
+        and alerted), never the deliveries queued behind it."""
+        for pause in EMAIL_RETRY_PAUSES:
+            try:
+                await send(smtp, message)
+                return True
+            except EmailNotSent as failure:
+                log.warning("email_not_sent", referral_id=message["X-Referral-Id"], error_type=str(failure))
+                await asyncio.sleep(pause)
+        await give_up(victim_key, value, "email", "the mail server refused it three times")
+        return False
+
+    async def email_the_school(victim_key: str, record: dict, value: bytes) -> None:
+        """The Key Adult's email, with its acknowledgement link, after the shared topic."""
+        token = issue(record["referral_id"], settings.ack_secret.get_secret_value())
+        message = render(record, f"{settings.public_base_url}/acknowledge/{token}", sender=smtp.sender)
+        if await send_email(victim_key, value, message):
+            await send_and_wait(audit, record["referral_id"], codec.encode("audit", audit_record(
+                "recipient-encompass", record, "email", record["key_adult_email"], clock.now())))
+            log.info("encompass_emailed", referral_id=record["referral_id"], recipient=record["recipient"])
+
+    async def email_the_agency(victim_key: str, record_type: str, record: dict, value: bytes) -> None:
+        agency = config.agency(record["recipient"])
+        message = render_agency_email(record_type, record, agency.name, agency.email,
+                                      sender=smtp.sender, now=clock.now())
+        if await send_email(victim_key, value, message):
+            await record_delivery(victim_key, record_type, record, "email", agency.email)
+
+    async def deliver_by_kafka(victim_key: str, record_type: str, record: dict, value: bytes) -> None:
+        topic_name = config.topic_for(record["recipient"])
+        await send_and_wait(recipient_topics[topic_name], victim_key, value)
+        await record_delivery(victim_key, record_type, record, "kafka", topic_name)
+
+    async def deliver_one(victim_key: str, value: bytes) -> None:
+        record_type, record = codec.decode_any(value)
+        referral_id = record["referral_id"]
+        if referral_id in delivered[victim_key]:
+            log.info("referral_already_delivered", referral_id=referral_id)
+            return
+        agency = config.agency(record["recipient"])
+        if agency is None:  # a school
+            await deliver_by_kafka(victim_key, record_type, record, value)
+            if smtp.enabled:
+                await email_the_school(victim_key, record, value)
+        elif agency.channel == "webhook":
+            await webhooks.queue(victim_key, referral_id, agency.id, value)
+        elif agency.channel == "email":
+            await email_the_agency(victim_key, record_type, record, value)
+        else:
+            await deliver_by_kafka(victim_key, record_type, record, value)
+
+    @agent(app, work)
+    async def deliver(stream):
+        async for event in stream.events():
+            victim_key = event.key.decode()
+            if event.message.topic == WEBHOOK_RETRIES:
+                await webhooks.retry(victim_key, event.value.decode())
+            else:
+                await deliver_one(victim_key, event.value)
+
+    return app
+
+
+def _smtp_settings(settings: HubSettings, config: HubConfig) -> SmtpSettings:
     smtp = SmtpSettings()
     if smtp.enabled and settings.ack_secret is None:
         raise ConfigError("RH_ACK_SECRET: required when RH_SMTP_ENABLED is true "
                           "(it signs the acknowledgement links in Encompass emails)")
-    undeliverable = raw_topic(app, DELIVERIES_DLQ)
-
-    async def email_the_school(record: dict, value: bytes) -> None:
-        """The Key Adult's email, with its acknowledgement link. A mail server that still
-        refuses after a few tries costs this email (dead-lettered and alerted), never the
-        deliveries queued behind it."""
-        token = issue(record["referral_id"], settings.ack_secret.get_secret_value())
-        message = render(record, f"{settings.public_base_url}/acknowledge/{token}", sender=smtp.sender)
-        for pause in EMAIL_RETRY_PAUSES:
-            try:
-                await send(smtp, message)
-                break
-            except EmailNotSent as failure:
-                log.warning("email_not_sent", referral_id=record["referral_id"], error_type=str(failure))
-                await asyncio.sleep(pause)
-        else:
-            await send_and_wait(undeliverable, record["referral_id"], value)
-            DEAD_LETTERS.labels("notify").inc()
-            return
-        await send_and_wait(audit, record["referral_id"], codec.encode("audit", audit_record(
-            "recipient-encompass", record, "email", record["key_adult_email"], clock.now())))
-        log.info("encompass_emailed", referral_id=record["referral_id"], recipient=record["recipient"])
-
-    @agent(app, deliveries)
-    async def deliver(stream):
-        async for key, value in stream.items():
-            victim_key = key.decode()
-            record_type, referral = codec.decode_any(value)
-            referral_id = referral["referral_id"]
-            if referral_id in delivered[victim_key]:
-                log.info("referral_already_delivered", referral_id=referral_id)
-                continue
-            topic_name = config.topic_for(referral["recipient"])
-            await send_and_wait(recipient_topics[topic_name], victim_key, value)
-            now = clock.now()
-            await send_and_wait(contacts, referral_id, codec.encode(
-                "contact-event", contact_event(referral, "delivered", now)))
-            await send_and_wait(audit, referral_id, codec.encode("audit", audit_record(
-                record_type, referral, "kafka", topic_name, now)))
-            if record_type == "recipient-encompass" and smtp.enabled and config.agency(referral["recipient"]) is None:
-                await email_the_school(referral, value)
-            delivered[victim_key] = [*delivered[victim_key], referral_id]
-            labels = (referral["pathway"], referral["area"])
-            DELIVERED.labels(*labels).inc()
-            TIME_TO_NOTIFY.labels(*labels).observe((now - referral["reported_at"]).total_seconds())
-            log.info("referral_delivered", referral_id=referral_id, pathway=referral["pathway"],
-                     recipient=referral["recipient"], topic=topic_name)
-
-    return app
+    by_email = sorted({r.id for r in config.agencies() if r.channel == "email"})
+    if by_email and not smtp.enabled:
+        raise ConfigError(f"RH_SMTP_ENABLED: required, since {', '.join(by_email)} "
+                          "take referrals by email (channel = \"email\")")
+    return smtp

@@ -37,7 +37,8 @@ class SmtpSettings(BaseSettings):
     """Where Encompass emails go out: environment variables RH_SMTP_HOST, RH_SMTP_PORT, ..."""
     model_config = SettingsConfigDict(env_prefix="RH_SMTP_", frozen=True)
 
-    enabled: bool = False  # off: schools' notifications go only to their Kafka topic
+    enabled: bool = False  # off: schools' notifications go only to their Kafka topic,
+    # and a recipient whose channel is email stops notify's start
     host: str = "127.0.0.1"
     port: int = Field(default=25, ge=1, le=65535)
     starttls: bool = False
@@ -51,7 +52,7 @@ class EmailNotSent(Exception):
     """SMTP delivery failed. The message names the SMTP error type and code, not the recipient."""
 
     def __init__(self, error_type: str, code: int | None = None) -> None:
-        super().__init__(f"Encompass email not sent: {error_type}" + (f" ({code})" if code else ""))
+        super().__init__(f"email not sent: {error_type}" + (f" ({code})" if code else ""))
         self.error_type = error_type
         self.code = code
 
@@ -92,9 +93,10 @@ def uk_day(moment: datetime, field: str = "time") -> str:
     return f"{local:%A} {local.day} {local:%B}"
 
 
-def _date_of_birth(value: date) -> str:
+def _date_of_birth(value: date, field: str = "child.date_of_birth") -> str:
+    """'5 May 2015'."""
     if isinstance(value, datetime) or not isinstance(value, date):
-        raise ValueError("child.date_of_birth must be a date")
+        raise ValueError(f"{field} must be a date")
     return f"{value.day} {value:%B %Y}"
 
 
@@ -165,12 +167,15 @@ def subject(record: dict) -> str:
     return f"Operation Encompass: please read before school on {uk_day(_moment(record, 'due_at'), 'due_at')}"
 
 
-def message_id(referral_id: str, sender: str = DEFAULT_SENDER) -> str:
-    """The same Message-ID every time for one referral, so a resend is recognisable."""
+def message_id(referral_id: str, sender: str = DEFAULT_SENDER, prefix: str = "encompass") -> str:
+    """The same Message-ID every time for one referral, so a resend is recognisable.
+
+    The prefix keeps each kind of email's ids apart (a school's, an agency's).
+    """
     if not REFERRAL_ID.fullmatch(referral_id):
         raise ValueError("referral_id must be a hub referral id (ref- and 24 hex digits)")
     domain = sender.rpartition("@")[2] or "referral-hub.invalid"
-    return f"<encompass.{referral_id}@{domain}>"
+    return f"<{prefix}.{referral_id}@{domain}>"
 
 
 def render(record: dict, ack_url: str, *, sender: str = DEFAULT_SENDER,
@@ -216,8 +221,8 @@ async def send(settings: SmtpSettings, message: EmailMessage) -> None:
         )
     except aiosmtplib.SMTPException as error:
         # aiosmtplib's messages can quote recipients and server replies: keep type and code.
-        log.warning("encompass email not sent", referral_id=referral_id,
+        log.warning("email_not_sent", referral_id=referral_id,
                     error_type=type(error).__name__, host=settings.host, port=settings.port)
         raise EmailNotSent(type(error).__name__, getattr(error, "code", None)) from None
-    log.info("encompass email sent", referral_id=referral_id, host=settings.host,
+    log.info("email_sent", referral_id=referral_id, host=settings.host,
              port=settings.port)

@@ -5,7 +5,7 @@ the notify service decides when to call them and keeps the pending retries.
 
 What a recipient receives
 -------------------------
-``POST <their URL>`` with the referral's JSON as the body and these headers (here for the
+``POST <their URL>`` with the referral's JSON as the body (see `json_body`) and these headers (here for the
 body ``{"referral_id":"ref-1"}`` and the secret ``whsec-test-0001``)::
 
     Content-Type: application/json
@@ -51,10 +51,11 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import json
 import random
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 import httpx
 
@@ -68,6 +69,18 @@ _TIMESTAMP = re.compile(r"[0-9]{1,12}")
 _HEADER_VALUE = re.compile(r"[\x21-\x7e]{1,200}")  # visible ASCII: no spaces, CR or LF
 _MAX_SIGNATURE_HEADER = 1024  # a handful of entries; anything longer is not ours
 _GIVE_UP_AFTER = timedelta(hours=24)
+
+
+def json_body(record_type: str, record: dict) -> bytes:
+    """``{"record_type": "recipient-risk", "referral": {...}}``: the recipient's record with
+    its fields in schema order (victim_safe_to_contact first); times are ISO 8601 with
+    their offset, dates YYYY-MM-DD. The schemas are in schemas/avro/<record_type>.avsc."""
+    def iso(value):
+        if isinstance(value, date):  # datetime is a date too
+            return value.isoformat()
+        raise TypeError(f"{type(value).__name__} is not JSON")
+    return json.dumps({"record_type": record_type, "referral": record}, default=iso,
+                      ensure_ascii=False, separators=(",", ":")).encode()
 
 
 def _check_secrets(secrets: list[bytes]) -> None:

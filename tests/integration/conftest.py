@@ -1,7 +1,11 @@
 """The hub on the project's own Kafka broker, once per test session.
 
-Test ports (19092, 18080-18082) and a run directory of its own keep the suite clear of a
-`make up` that may be running on the same machine.
+Test ports (19092, 18080-18082, mail 18025, webhooks 18090) and a run directory of its own
+keep the suite clear of a `make up` that may be running on the same machine.
+
+The hub runs on the shipped configuration with one change, so every channel is exercised:
+Sefton's MARAC and IDVA take referrals by webhook (the `webhooks` recipient server below)
+and Sefton's community service by email (the `mailbox`).
 """
 import os
 import shutil
@@ -14,13 +18,24 @@ from referral_hub.avro import AvroCodec
 from referral_hub.config import load_config
 from referral_hub.settings import REPO_ROOT, KafkaSettings
 from referral_hub.stack import LocalBroker, Services
+from tests.factories import set_recipient
 from tests.integration.kafka_helpers import TopicReader
+from tests.integration.webhook_server import WebhookRecipients
 
 TEST_RUN_DIR = REPO_ROOT / ".run" / "test"
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")  # Debian's
 SMTP_PORT = 18025
 ACK_SECRET = "test-ack-secret-0123456789"
 CLOCK_FILE = TEST_RUN_DIR / "clock"  # empty or absent: real time (referral_hub/clock.py)
+TEST_CONFIG_DIR = TEST_RUN_DIR / "config"
+WEBHOOK_PORT = 18090
+WEBHOOK_SECRET = "test-webhook-secret-0123456789"
+WEBHOOK_TIMEOUT_SECONDS = 2
+SEFTON_CHANNELS = {
+    role: f'channel = "webhook", webhook = {{ url = "http://127.0.0.1:{WEBHOOK_PORT}/{name}", '
+          f'secret_env = ["RH_TEST_WEBHOOK_SECRET"], timeout_seconds = {WEBHOOK_TIMEOUT_SECONDS} }}'
+    for role, name in (("MARAC", "sefton-marac"), ("IDVA", "sefton-idva"))
+} | {"COMMUNITY_ADVOCACY": 'channel = "email"'}
 
 
 def pytest_collection_modifyitems(items):
@@ -39,14 +54,27 @@ def broker():
 
 
 @pytest.fixture(scope="session")
-def hub(broker, mailbox):
+def config_dir():
+    """The shipped configuration with Sefton's channels changed (SEFTON_CHANNELS)."""
+    shutil.rmtree(TEST_CONFIG_DIR, ignore_errors=True)
+    shutil.copytree(REPO_ROOT / "config", TEST_CONFIG_DIR)
+    for role, settings in SEFTON_CHANNELS.items():
+        set_recipient(TEST_CONFIG_DIR / "areas" / "sefton.toml", role, settings)
+    return TEST_CONFIG_DIR
+
+
+@pytest.fixture(scope="session")
+def hub(broker, mailbox, webhooks, config_dir):
     """The services with RocksDB state, as in production, fresh like the broker."""
     for stale in ("logs", "state"):
         shutil.rmtree(TEST_RUN_DIR / stale, ignore_errors=True)
     CLOCK_FILE.unlink(missing_ok=True)
     services = Services(broker, ports=(18080, 18081, 18082), log_dir=TEST_RUN_DIR / "logs",
                         state_dir=TEST_RUN_DIR / "state",
-                        settings={"RH_CLOCK_FILE": str(CLOCK_FILE), "RH_OVERDUE_CHECK_SECONDS": "1",
+                        settings={"RH_CONFIG_DIR": str(config_dir),
+                                  "RH_CLOCK_FILE": str(CLOCK_FILE), "RH_OVERDUE_CHECK_SECONDS": "1",
+                                  "RH_WEBHOOK_CHECK_SECONDS": "1",
+                                  "RH_TEST_WEBHOOK_SECRET": WEBHOOK_SECRET,
                                   "RH_SMTP_ENABLED": "true", "RH_SMTP_PORT": str(SMTP_PORT),
                                   "RH_ACK_SECRET": ACK_SECRET,
                                   "RH_PUBLIC_BASE_URL": "http://127.0.0.1:18080"})
@@ -71,6 +99,16 @@ def mailbox():
     controller.start()
     yield received
     controller.stop()
+
+
+@pytest.fixture(scope="session")
+def webhooks():
+    """A real HTTP server on loopback: the case systems behind Sefton's webhooks."""
+    recipients = WebhookRecipients(WEBHOOK_PORT, WEBHOOK_SECRET.encode(),
+                                   answer_for_seconds=WEBHOOK_TIMEOUT_SECONDS + 1)
+    recipients.start()
+    yield recipients
+    recipients.stop()
 
 
 @pytest.fixture(scope="session")
@@ -111,8 +149,8 @@ def codec():
 
 
 @pytest.fixture(scope="session")
-def config():
-    return load_config(REPO_ROOT / "config")
+def config(config_dir):
+    return load_config(config_dir)
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ import pytest
 
 from referral_hub.config import ConfigError, load_config
 from referral_hub.settings import REPO_ROOT
+from tests.factories import set_recipient
 
 
 @pytest.fixture
@@ -64,3 +65,40 @@ def test_an_area_is_added_with_a_file_and_changes_the_version(config_dir):
     after = load_config(config_dir)
     assert after.areas["E08000012"].recipients["MARAC"].id == "liverpool-marac"
     assert after.version != before.version
+
+
+WEBHOOK = ('channel = "webhook", webhook = { url = "https://idva.halton.example.org/referrals", '
+           'secret_env = ["RH_WEBHOOK_SECRET_HALTON_IDVA"] }')
+
+
+def choose_channel(config_dir, settings: str) -> None:
+    set_recipient(config_dir / "areas" / "halton.toml", "IDVA", settings)
+
+
+def test_a_recipient_takes_referrals_by_webhook_with_its_secrets_from_the_environment(config_dir):
+    choose_channel(config_dir, WEBHOOK)
+    config = load_config(config_dir)
+    idva = config.agency("halton-idva")
+    assert idva.channel == "webhook" and str(idva.webhook.url) == "https://idva.halton.example.org/referrals"
+    assert idva.webhook.retry_hours == 24 and idva.webhook.timeout_seconds == 10
+    assert "recipient.halton-idva.v1" not in config.recipient_topics()  # no copy left on Kafka
+    assert config.webhook_secrets({"RH_WEBHOOK_SECRET_HALTON_IDVA": "s3cret"}) == {"halton-idva": [b"s3cret"]}
+    with pytest.raises(ConfigError) as raised:
+        config.webhook_secrets({})
+    assert str(raised.value) == (f"{config_dir / 'areas' / 'halton.toml'}: recipients.IDVA.webhook."
+                                 "secret_env: environment variable RH_WEBHOOK_SECRET_HALTON_IDVA is not set")
+
+
+def test_a_webhook_must_be_https_except_on_this_machine(config_dir):
+    choose_channel(config_dir, WEBHOOK.replace("https://", "http://"))
+    assert "recipients.IDVA.webhook.url: Value error, must be https" in error(config_dir)
+
+
+def test_a_webhook_channel_needs_its_webhook(config_dir):
+    choose_channel(config_dir, 'channel = "webhook"')
+    assert "recipients.IDVA: Value error, give webhook = { url, secret_env } exactly when" in error(config_dir)
+
+
+def test_a_shared_recipient_is_configured_the_same_in_every_area(config_dir):
+    set_recipient(config_dir / "areas" / "sefton.toml", "MATAC", 'channel = "email"')
+    assert "recipients.MATAC.id: 'merseyside-matac' is configured differently in" in error(config_dir)

@@ -485,3 +485,15 @@ def test_the_period_is_adjustable():
 def test_giving_up_needs_timezone_aware_times():
     with pytest.raises(ValueError):
         gives_up(datetime(2026, 11, 21, 9, 0), datetime(2026, 11, 22, 9, 0, tzinfo=UTC))
+
+
+def test_the_body_is_the_record_as_json_with_times_in_iso_8601():
+    from datetime import UTC, date, datetime
+
+    from services.notify.webhook import json_body
+    body = json_body("recipient-risk", {"victim_safe_to_contact": False, "referral_id": "ref-1",
+                                        "reported_at": datetime(2026, 11, 20, 22, 14, tzinfo=UTC),
+                                        "victim": {"date_of_birth": date(1991, 3, 2)}})
+    assert body == (b'{"record_type":"recipient-risk","referral":{"victim_safe_to_contact":false,'
+                    b'"referral_id":"ref-1","reported_at":"2026-11-20T22:14:00+00:00",'
+                    b'"victim":{"date_of_birth":"1991-03-02"}}}')
