@@ -85,7 +85,8 @@ def create_app(settings: HubSettings, config: HubConfig, codec: AvroCodec) -> fa
         log.error("referral_undeliverable", referral_id=record["referral_id"],
                   recipient=record["recipient"], channel=channel)
 
-    webhooks = WebhookChannel(app, settings, config, codec, clock, record_delivery, give_up)
+    webhooks = WebhookChannel(app, settings, config, codec, clock, record_delivery, give_up,
+                              redeliver=lambda victim_key, value: deliver_one(victim_key, value))
 
     async def send_email(victim_key: str, value: bytes, message: EmailMessage) -> bool:
         """A few tries; a mail server that still refuses costs this email (dead-lettered
@@ -100,19 +101,24 @@ def create_app(settings: HubSettings, config: HubConfig, codec: AvroCodec) -> fa
         await give_up(victim_key, value, "email", "the mail server refused it three times")
         return False
 
-    async def email_the_school(victim_key: str, record: dict, value: bytes) -> None:
-        """The Key Adult's email, with its acknowledgement link, after the shared topic."""
+    def encompass_email(record: dict) -> EmailMessage:
+        """To `key_adult_email` (a school's Key Adult, or the coordinator standing in for one),
+        with its acknowledgement link."""
         token = issue(record["referral_id"], settings.ack_secret.get_secret_value())
-        message = render(record, f"{settings.public_base_url}/acknowledge/{token}", sender=smtp.sender)
-        if await send_email(victim_key, value, message):
+        return render(record, f"{settings.public_base_url}/acknowledge/{token}", sender=smtp.sender)
+
+    async def email_the_school(victim_key: str, record: dict, value: bytes) -> None:
+        """The Key Adult's email, after the shared topic."""
+        if await send_email(victim_key, value, encompass_email(record)):
             await send_and_wait(audit, record["referral_id"], codec.encode("audit", audit_record(
                 "recipient-encompass", record, "email", record["key_adult_email"], clock.now())))
             log.info("encompass_emailed", referral_id=record["referral_id"], recipient=record["recipient"])
 
     async def email_the_agency(victim_key: str, record_type: str, record: dict, value: bytes) -> None:
         agency = config.agency(record["recipient"])
-        message = render_agency_email(record_type, record, agency.name, agency.email,
-                                      sender=smtp.sender, now=clock.now())
+        message = encompass_email(record) if record_type == "recipient-encompass" else \
+            render_agency_email(record_type, record, agency.name, agency.email,
+                                sender=smtp.sender, now=clock.now())
         if await send_email(victim_key, value, message):
             await record_delivery(victim_key, record_type, record, "email", agency.email)
 
@@ -128,10 +134,12 @@ def create_app(settings: HubSettings, config: HubConfig, codec: AvroCodec) -> fa
             log.info("referral_already_delivered", referral_id=referral_id)
             return
         agency = config.agency(record["recipient"])
-        if agency is None:  # a school
+        if agency is None and record_type == "recipient-encompass":  # a school
             await deliver_by_kafka(victim_key, record_type, record, value)
             if smtp.enabled:
                 await email_the_school(victim_key, record, value)
+        elif agency is None:  # removed from the configuration since the referral was made
+            await give_up(victim_key, value, "none", "the recipient is not in the configuration")
         elif agency.channel == "webhook":
             await webhooks.queue(victim_key, referral_id, agency.id, value)
         elif agency.channel == "email":

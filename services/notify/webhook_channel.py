@@ -63,6 +63,8 @@ RETRY_SENT_AGAIN_AFTER = 60.0  # seconds: a retry whose partition moved away is 
 OnDelivered = Callable[[str, str, dict, str, str], Awaitable[None]]
 # (victim_key, Avro record, channel, why): keeps the record on deliveries.dlq.v1, counted.
 OnGivenUp = Callable[[str, bytes, str, str], Awaitable[None]]
+# (victim_key, Avro record): delivers it by the recipient's channel in today's configuration.
+Redeliver = Callable[[str, bytes], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -74,9 +76,9 @@ class Outage:
 class WebhookChannel:
     def __init__(self, app: faust.App, settings: HubSettings, config: HubConfig,
                  codec: AvroCodec, clock: Clock, on_delivered: OnDelivered,
-                 on_given_up: OnGivenUp) -> None:
+                 on_given_up: OnGivenUp, redeliver: Redeliver) -> None:
         self._config, self._codec, self._clock = config, codec, clock
-        self._on_delivered, self._on_given_up = on_delivered, on_given_up
+        self._on_delivered, self._on_given_up, self._redeliver = on_delivered, on_given_up, redeliver
         self._secrets = config.webhook_secrets(dict(os.environ))
         self._waiting = app.Table("webhook-waiting", default=dict)
         self._retries = raw_topic(app, WEBHOOK_RETRIES)
@@ -103,10 +105,13 @@ class WebhookChannel:
     async def _flush(self, victim_key: str, recipient_id: str) -> None:
         """Deliver the victim's waiting referrals for the recipient, oldest first, until one
         fails or is not yet due. Each leaves the queue only once its outcome is on Kafka."""
-        webhook = self._config.agency(recipient_id).webhook
+        agency = self._config.agency(recipient_id)
+        webhook = agency.webhook if agency else None
         while (entry := head(self._waiting[victim_key], recipient_id)) is not None:
             now = self._clock.now()
-            if gives_up(queued_at(entry), now, webhook.retry_for):
+            if webhook is None:  # the configuration changed while it waited (a restart)
+                await self._redeliver(victim_key, record_of(entry))
+            elif gives_up(queued_at(entry), now, webhook.retry_for):
                 await self._give_up(victim_key, entry, webhook)
             elif not is_due(entry, now):
                 return
