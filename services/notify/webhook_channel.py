@@ -47,8 +47,8 @@ from .webhook_queue import (
     due_recipients,
     enqueue,
     head,
-    is_due,
     new_entry,
+    next_step,
     postponed,
     queued_at,
     record_of,
@@ -108,17 +108,21 @@ class WebhookChannel:
         agency = self._config.agency(recipient_id)
         webhook = agency.webhook if agency else None
         while (entry := head(self._waiting[victim_key], recipient_id)) is not None:
-            now = self._clock.now()
             if webhook is None:  # the configuration changed while it waited (a restart)
                 await self._redeliver(victim_key, record_of(entry))
-            elif gives_up(queued_at(entry), now, webhook.retry_for):
-                await self._give_up(victim_key, entry, webhook)
-            elif not is_due(entry, now):
+                self._store(victim_key, drop_head(self._waiting[victim_key], recipient_id))
+                continue
+            now = self._clock.now()
+            outage = self._outages.get(recipient_id)
+            step = next_step(entry, now, outage and outage.retry_at, webhook.retry_for)
+            if step == "wait":
                 return
-            elif (outage := self._outages.get(recipient_id)) and outage.retry_at > now:
+            if step == "postpone":
                 self._store(victim_key, replace_head(self._waiting[victim_key], recipient_id,
                                                      postponed(entry, outage.retry_at)))
                 return
+            if step == "give_up":
+                await self._give_up(victim_key, entry, webhook)
             elif not await self._attempt(victim_key, recipient_id, entry, webhook, now):
                 return
             self._store(victim_key, drop_head(self._waiting[victim_key], recipient_id))
@@ -138,11 +142,13 @@ class WebhookChannel:
         failures = self._outages[recipient_id].failures + 1 if recipient_id in self._outages else 1
         retry_at = now + timedelta(seconds=next_attempt_delay(failures - 1, self._rng))
         self._outages[recipient_id] = Outage(failures, retry_at)
-        self._store(victim_key, replace_head(self._waiting[victim_key], recipient_id,
-                                             after_failure(entry, retry_at)))
+        failed = after_failure(entry, retry_at)
         log.warning("webhook_not_delivered", referral_id=entry["referral_id"], recipient=recipient_id,
-                    problem=attempt.problem, attempts=entry["attempts"] + 1,
-                    retry_at=retry_at.isoformat())
+                    problem=attempt.problem, attempts=failed["attempts"], retry_at=retry_at.isoformat())
+        if gives_up(queued_at(entry), now, webhook.retry_for):
+            await self._give_up(victim_key, failed, webhook)
+            return True  # done with, like a delivery: the victim's next referral may go
+        self._store(victim_key, replace_head(self._waiting[victim_key], recipient_id, failed))
         return False
 
     async def _give_up(self, victim_key: str, entry: dict, webhook: Webhook) -> None:

@@ -12,7 +12,8 @@ The table's changelog therefore holds personal data, like deliveries.v1.
 from __future__ import annotations
 
 import base64
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Literal
 
 Queues = dict[str, list[dict]]
 
@@ -57,6 +58,26 @@ def is_due(entry: dict, now: datetime) -> bool:
 
 def queued_at(entry: dict) -> datetime:
     return datetime.fromisoformat(entry["queued_at"])
+
+
+Step = Literal["wait", "attempt", "postpone", "give_up"]
+
+
+def next_step(entry: dict, now: datetime, recipient_down_until: datetime | None,
+              retry_for: timedelta) -> Step:
+    """What to do with a queue's head now.
+
+    wait: its retry time has not come. attempt: POST it. While the recipient is known to be
+    down (a failed attempt set `recipient_down_until`, still ahead): postpone it to then, or
+    give it up once `retry_for` has passed since it was queued, so every referral that runs
+    out of time reaches the dead letters even if another victim's referral was the one that
+    found the recipient down. A failed attempt past `retry_for` is given up by the caller.
+    """
+    if not is_due(entry, now):
+        return "wait"
+    if recipient_down_until is None or recipient_down_until <= now:
+        return "attempt"
+    return "give_up" if now - queued_at(entry) >= retry_for else "postpone"
 
 
 def after_failure(entry: dict, retry_at: datetime) -> dict:

@@ -8,6 +8,7 @@ from services.notify.webhook_queue import (
     enqueue,
     head,
     new_entry,
+    next_step,
     postponed,
     record_of,
     replace_head,
@@ -51,3 +52,22 @@ def test_a_failure_counts_an_attempt_and_a_postponement_does_not():
 
 def test_the_record_survives_the_json_table():
     assert record_of(entry("ref-1")) == b"avro bytes of ref-1"
+
+
+DAY = timedelta(hours=24)
+
+
+def test_a_head_is_attempted_once_due_unless_the_recipient_is_known_to_be_down():
+    waiting = after_failure(entry("ref-1"), NOW + timedelta(minutes=5))
+    assert next_step(waiting, NOW, None, DAY) == "wait"
+    assert next_step(waiting, NOW + timedelta(minutes=5), None, DAY) == "attempt"
+    assert next_step(waiting, NOW + timedelta(minutes=5), NOW + timedelta(minutes=5), DAY) == "attempt"
+    assert next_step(waiting, NOW + timedelta(minutes=5), NOW + timedelta(minutes=9), DAY) == "postpone"
+
+
+def test_a_head_out_of_time_is_given_up_while_the_recipient_is_down_and_tried_once_more_otherwise():
+    # Queued a day ago: another victim's referral has just found the recipient down.
+    old = entry("ref-1", NOW - DAY)
+    assert next_step(old, NOW, NOW + timedelta(minutes=20), DAY) == "give_up"
+    assert next_step(old, NOW, None, DAY) == "attempt"  # e.g. after a restart: one last try
+    assert next_step(old, NOW - timedelta(seconds=1), NOW + timedelta(minutes=20), DAY) == "postpone"
