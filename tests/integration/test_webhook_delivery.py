@@ -1,9 +1,11 @@
 """Webhooks on the running hub: Sefton's MARAC and IDVA take referrals by signed POST to the
-`webhooks` server (conftest). A recipient that is down for an hour gets everything once it
-is back, each referral once and each victim's in order; one that never recovers has its
-referral dead-lettered after a day, and its later referrals still arrive."""
+`webhooks` server (conftest). A recipient that is down for an hour (notify restarting
+meanwhile) gets everything once it is back, each referral once and each victim's in order;
+one that never recovers has its referral dead-lettered after a day, and its later
+referrals still arrive."""
 import json
 import re
+import shutil
 import uuid
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
@@ -12,6 +14,7 @@ import httpx
 
 from referral_hub.settings import REPO_ROOT
 from referral_hub.topics import AUDIT, CONTACTS, DELIVERIES, DELIVERIES_DLQ, REFERRALS
+from services.notify.app import APP_ID as NOTIFY_APP_ID
 from tests.factories import incident
 from tests.integration.kafka_helpers import post_incident, wait_until
 
@@ -47,7 +50,7 @@ def webhook_referrals(topic, notifications: list[dict]) -> dict[str, list[str]]:
     return in_order
 
 
-def test_a_webhook_down_for_an_hour_gets_everything_once_in_order(api, topic, webhooks, clock):
+def test_a_webhook_down_for_an_hour_gets_everything_once_in_order(api, topic, webhooks, clock, hub):
     start = datetime.now(UTC)
     clock(start)
     webhooks.behaviour.update(dict.fromkeys(WEBHOOK_RECIPIENTS, "fail"))
@@ -71,6 +74,12 @@ def test_a_webhook_down_for_an_hour_gets_everything_once_in_order(api, topic, we
             wait_until(lambda: len(webhooks.received(recipient, "fail")) > failures[recipient],
                        f"{recipient} still refusing after an hour")
         assert not expected & {i for r in WEBHOOK_RECIPIENTS for i in webhooks.accepted_ids(r)}
+
+        # What waits is in Kafka: a notify restarted without its local state still has it.
+        hub.kill_one("notify")
+        shutil.rmtree(hub.state_dir / NOTIFY_APP_ID)
+        hub.start_one("notify")
+        hub.wait_healthy(timeout=60)
 
         webhooks.behaviour.update(dict.fromkeys(WEBHOOK_RECIPIENTS, "accept"))
         clock(start + timedelta(hours=3))  # past every retry time (the backoff caps at an hour)
