@@ -58,6 +58,9 @@ from .webhook_queue import (
 
 log = get_logger()
 RETRY_SENT_AGAIN_AFTER = 60.0  # seconds: a retry whose partition moved away is sent again
+# Longest wait between attempts: a recipient back up has its referrals within 10 minutes,
+# and one attempt per recipient per wait costs it nothing.
+LONGEST_BACKOFF_SECONDS = 600.0
 
 # (victim_key, record_type, record, channel, destination): records `delivered` and the audit.
 OnDelivered = Callable[[str, str, dict, str, str], Awaitable[None]]
@@ -140,7 +143,8 @@ class WebhookChannel:
             await self._on_delivered(victim_key, record_type, record, "webhook", str(webhook.url))
             return True
         failures = self._outages[recipient_id].failures + 1 if recipient_id in self._outages else 1
-        retry_at = now + timedelta(seconds=next_attempt_delay(failures - 1, self._rng))
+        delay = next_attempt_delay(failures - 1, self._rng, cap_seconds=LONGEST_BACKOFF_SECONDS)
+        retry_at = now + timedelta(seconds=delay)
         self._outages[recipient_id] = Outage(failures, retry_at)
         failed = after_failure(entry, retry_at)
         log.warning("webhook_not_delivered", referral_id=entry["referral_id"], recipient=recipient_id,
