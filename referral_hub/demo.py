@@ -6,12 +6,16 @@ streaming hub does not deliver every referral the rules call for.
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
+
+from services.notify.sample_receiver import SampleReceiver
 
 from .avro import AvroCodec
 from .config import HubConfig, load_config
@@ -28,10 +32,38 @@ DEMO_API_KEYS = {"merseyside": "demo-merseyside-key-not-for-production",
                  "cheshire": "demo-cheshire-key-not-for-production"}
 WAIT_SECONDS = 120
 DEMO_NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)  # the demo services' clock
+DEMO_WEBHOOK_PORT = 8090
+DEMO_WEBHOOK_SECRET_VARIABLE = "RH_DEMO_WEBHOOK_SECRET"
+DEMO_WEBHOOK_SECRET = "demo-webhook-secret-not-for-production"
 # Recipients report back, at plausible times for the sample incidents: the MARAC makes safe
 # contact six hours after the report, each school acknowledges before school starts.
 REPORTS = {"MARAC": ("safe_contact_made", lambda d: d.reported_at + timedelta(hours=6)),
            "ENCOMPASS": ("acknowledged", lambda d: d.due_at - timedelta(minutes=20))}
+
+
+def set_recipient(area_file: Path, role: str, settings: str) -> None:
+    """Add `settings` (TOML keys) to the area's recipient for `role`, e.g. its channel: how
+    the demo and the tests try channels on a copy of the shipped configuration."""
+    lines = area_file.read_text().splitlines()
+    [index] = [n for n, line in enumerate(lines)
+               if line.startswith(f"{role} = {{ id = ")]  # the recipient, not the deadline
+    lines[index] = lines[index].rstrip().removesuffix("}").rstrip() + f", {settings} }}"
+    area_file.write_text("\n".join(lines) + "\n")
+
+
+def webhook_settings(url: str, secret_variable: str, timeout_seconds: float = 10) -> str:
+    return (f'channel = "webhook", webhook = {{ url = "{url}", secret_env = ["{secret_variable}"], '
+            f'timeout_seconds = {timeout_seconds} }}')
+
+
+def demo_configuration(target: Path, receiver_url: str) -> Path:
+    """The shipped configuration, except that St Helens IDVA takes referrals by webhook at
+    `receiver_url` (the demo's sample case system), signed with DEMO_WEBHOOK_SECRET."""
+    shutil.rmtree(target, ignore_errors=True)
+    shutil.copytree(REPO_ROOT / "config", target)
+    set_recipient(target / "areas" / "st-helens.toml", "IDVA",
+                  webhook_settings(f"{receiver_url}/st-helens-idva", DEMO_WEBHOOK_SECRET_VARIABLE))
+    return target
 
 
 def demo_recipient_token(config: HubConfig, recipient: str, area: str) -> str:
@@ -117,21 +149,25 @@ def wait_for_contact_times(router_url: str, reported: int) -> dict[str, int]:
     return counts
 
 
-def print_table(expected: dict, posted: dict[str, float], delivered: dict[str, float]) -> None:
-    print(f"\n  {'incident':<17} {'pathway':<19} {'recipient':<26} {'due (UTC)':<21} delivered after")
+def print_table(expected: dict, posted: dict[str, float], delivered: dict[str, float],
+                config: HubConfig) -> None:
+    print(f"\n  {'incident':<17} {'pathway':<19} {'recipient':<26} {'channel':<8} {'due (UTC)':<21} "
+          "delivered after")
     for referral_id, d in expected.items():
         took = delivered.get(referral_id)
         shown = f"{took - posted[d.incident_id]:6.2f} s" if took else "NOT DELIVERED"
+        agency = config.agency(d.recipient)
         print(f"  {d.incident_id:<17} {d.pathway:<19} {d.recipient:<26} "
-              f"{d.as_route_output()['due_at']:<21} {shown}")
+              f"{agency.channel if agency else 'kafka':<8} {d.as_route_output()['due_at']:<21} {shown}")
     counts: dict[str, int] = {}
     for d in expected.values():
         counts[d.pathway] = counts.get(d.pathway, 0) + 1
     print("\n  referrals by pathway: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
 
 
-def run_demo(services: Services, broker: LocalBroker) -> int:
-    settings = HubSettings(kafka=KafkaSettings(bootstrap_servers=broker.bootstrap))
+def run_demo(services: Services, broker: LocalBroker, config_dir: Path,
+             receiver: SampleReceiver) -> int:
+    settings = HubSettings(kafka=KafkaSettings(bootstrap_servers=broker.bootstrap), config_dir=config_dir)
     config = load_config(settings.config_dir)
     codec = AvroCodec(settings.schema_dir)
     lines = [line for line in SAMPLES.read_text().splitlines() if line.strip()]
@@ -141,11 +177,15 @@ def run_demo(services: Services, broker: LocalBroker) -> int:
         posted = post_samples(client, lines)
         delivered = follow(settings.kafka, codec, CONTACTS, "contact-event", set(expected),
                            lambda event: event["type"] == "delivered")
-        print_table(expected, posted, delivered)
+        print_table(expected, posted, delivered, config)
         if len(delivered) < len(expected):
             print(f"\n  {len(expected) - len(delivered)} referral(s) not delivered "
                   f"within {WAIT_SECONDS}s: see .run/demo-logs/")
             return 1
+        by_webhook = set(receiver.accepted_ids("st-helens-idva")) & expected.keys()
+        print(f"\n  St Helens IDVA's case system (a sample webhook receiver on port {receiver.port}) "
+              f"accepted {len(by_webhook)} referral(s); every signature verified: "
+              f"{'yes' if receiver.bad_signatures == 0 else 'NO'}")
         reported = report_contacts(client, expected, config)
     timed = wait_for_contact_times(services.urls()["router"], reported)
     print(f"\n  All {len(expected)} referrals delivered. {reported} contacts reported back "
@@ -155,4 +195,5 @@ def run_demo(services: Services, broker: LocalBroker) -> int:
     overdue = follow(settings.kafka, codec, OVERDUE, "overdue", uncontacted, lambda record: True)
     print(f"\n  At the demo's clock, {DEMO_NOW:%A %d %B %Y %H:%M} UTC, {len(overdue)} referrals nobody "
           f"contacted are past their deadline and on overdue.v1, their areas' escalation contacts told.")
-    return 0 if sum(timed.values()) == reported and overdue.keys() == uncontacted else 1
+    webhook_ok = by_webhook == {rid for rid, d in expected.items() if d.recipient == "st-helens-idva"}
+    return 0 if sum(timed.values()) == reported and overdue.keys() == uncontacted and webhook_ok else 1

@@ -162,7 +162,16 @@ def up() -> int:
 
 
 def demo() -> int:
-    from .demo import DEMO_NOW, run_demo
+    from services.notify.sample_receiver import SampleReceiver
+
+    from .demo import (
+        DEMO_NOW,
+        DEMO_WEBHOOK_PORT,
+        DEMO_WEBHOOK_SECRET,
+        DEMO_WEBHOOK_SECRET_VARIABLE,
+        demo_configuration,
+        run_demo,
+    )
     broker = LocalBroker(run_dir=REPO_ROOT / ".run" / "demo-kafka")
     broker.reset()  # each demo starts from an empty broker, so its table is its own
     # The demo's services live at a fixed time, whatever the machine's date, so the sample
@@ -170,6 +179,14 @@ def demo() -> int:
     clock = REPO_ROOT / ".run" / "demo-clock"
     clock.write_text(DEMO_NOW.isoformat())
     log_dir = REPO_ROOT / ".run" / "demo-logs"
-    with running_hub(broker, log_dir, {"RH_CLOCK_FILE": str(clock),
-                                       "RH_OVERDUE_CHECK_SECONDS": "1"}) as services:
-        return run_demo(services, broker)
+    receiver = SampleReceiver(DEMO_WEBHOOK_PORT, DEMO_WEBHOOK_SECRET.encode(), answer_for_seconds=0)
+    config_dir = demo_configuration(REPO_ROOT / ".run" / "demo-config",
+                                    f"http://127.0.0.1:{DEMO_WEBHOOK_PORT}")
+    receiver.start()
+    try:
+        with running_hub(broker, log_dir, {"RH_CLOCK_FILE": str(clock), "RH_OVERDUE_CHECK_SECONDS": "1",
+                                           "RH_CONFIG_DIR": str(config_dir),
+                                           DEMO_WEBHOOK_SECRET_VARIABLE: DEMO_WEBHOOK_SECRET}) as services:
+            return run_demo(services, broker, config_dir, receiver)
+    finally:
+        receiver.stop()

@@ -62,11 +62,3 @@ def encompass_record(**changes) -> dict:
                      "Record this on the school's safeguarding system."),
     } | changes
 
-
-def set_recipient(area_file, role: str, settings: str) -> None:
-    """Add `settings` (TOML keys) to the area's recipient for `role`, e.g. its channel."""
-    lines = area_file.read_text().splitlines()
-    [index] = [n for n, line in enumerate(lines)
-               if line.startswith(f"{role} = {{ id = ")]  # the recipient, not the deadline
-    lines[index] = lines[index].rstrip().removesuffix("}").rstrip() + f", {settings} }}"
-    area_file.write_text("\n".join(lines) + "\n")

@@ -16,11 +16,11 @@ import pytest
 
 from referral_hub.avro import AvroCodec
 from referral_hub.config import load_config
+from referral_hub.demo import set_recipient, webhook_settings
 from referral_hub.settings import REPO_ROOT, KafkaSettings
 from referral_hub.stack import LocalBroker, Services
-from tests.factories import set_recipient
+from services.notify.sample_receiver import SampleReceiver
 from tests.integration.kafka_helpers import TopicReader
-from tests.integration.webhook_server import WebhookRecipients
 
 TEST_RUN_DIR = REPO_ROOT / ".run" / "test"
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")  # Debian's
@@ -32,8 +32,8 @@ WEBHOOK_PORT = 18090
 WEBHOOK_SECRET = "test-webhook-secret-0123456789"
 WEBHOOK_TIMEOUT_SECONDS = 2
 SEFTON_CHANNELS = {
-    role: f'channel = "webhook", webhook = {{ url = "http://127.0.0.1:{WEBHOOK_PORT}/{name}", '
-          f'secret_env = ["RH_TEST_WEBHOOK_SECRET"], timeout_seconds = {WEBHOOK_TIMEOUT_SECONDS} }}'
+    role: webhook_settings(f"http://127.0.0.1:{WEBHOOK_PORT}/{name}", "RH_TEST_WEBHOOK_SECRET",
+                           WEBHOOK_TIMEOUT_SECONDS)
     for role, name in (("MARAC", "sefton-marac"), ("IDVA", "sefton-idva"))
 } | {"COMMUNITY_ADVOCACY": 'channel = "email"'}
 
@@ -104,8 +104,8 @@ def mailbox():
 @pytest.fixture(scope="session")
 def webhooks():
     """A real HTTP server on loopback: the case systems behind Sefton's webhooks."""
-    recipients = WebhookRecipients(WEBHOOK_PORT, WEBHOOK_SECRET.encode(),
-                                   answer_for_seconds=WEBHOOK_TIMEOUT_SECONDS + 1)
+    recipients = SampleReceiver(WEBHOOK_PORT, WEBHOOK_SECRET.encode(),
+                                answer_for_seconds=WEBHOOK_TIMEOUT_SECONDS + 1)
     recipients.start()
     yield recipients
     recipients.stop()

@@ -4,8 +4,8 @@ import shutil
 import pytest
 
 from referral_hub.config import ConfigError, load_config
+from referral_hub.demo import set_recipient
 from referral_hub.settings import REPO_ROOT
-from tests.factories import set_recipient
 
 
 @pytest.fixture

@@ -1,7 +1,8 @@
-"""Recipients' case systems for the tests: a real HTTP server on loopback that checks each
-POST's signature, as a recipient would, and answers as the test says: `accept` (200),
-`fail` (503) or `hang` (answers only after the hub has stopped waiting).
-The path names the recipient: POST /sefton-idva."""
+"""A sample of the recipients' side of the webhook channel: an HTTP server on loopback that
+checks each POST's signature as a recipient's case system should, and answers as told:
+`accept` (200), `fail` (503) or `hang` (answers only after the hub has stopped waiting).
+The path names the recipient: POST /sefton-idva. `make demo` runs one as St Helens IDVA's
+case system; the tests make it fail and hang."""
 from __future__ import annotations
 
 import json
@@ -10,7 +11,7 @@ import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from services.notify.webhook import (
+from .webhook import (
     IDEMPOTENCY_HEADER,
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
@@ -26,7 +27,7 @@ class Request:
     answer: str  # accept, fail or hang
 
 
-class WebhookRecipients:
+class SampleReceiver:
     def __init__(self, port: int, secret: bytes, answer_for_seconds: float):
         self.port, self.secret, self.hang_seconds = port, secret, answer_for_seconds
         self.behaviour: dict[str, str] = {}  # recipient -> accept | fail | hang (default accept)
@@ -86,6 +87,6 @@ class WebhookRecipients:
                     pass  # the hub stopped waiting: that was the point
 
             def log_message(self, *args):
-                pass  # the tests read self.requests, not a log
+                pass  # callers read self.requests, not a log
 
         return Handler
