@@ -20,7 +20,7 @@ import faust
 from referral_hub.ack_tokens import issue
 from referral_hub.avro import AvroCodec
 from referral_hub.clock import Clock
-from referral_hub.config import ConfigError, HubConfig
+from referral_hub.config import ConfigError, HubConfig, Recipient
 from referral_hub.disclosure import audit_record
 from referral_hub.logs import get_logger
 from referral_hub.metrics import DELIVERED, TIME_TO_NOTIFY, UNDELIVERABLE
@@ -114,8 +114,8 @@ def create_app(settings: HubSettings, config: HubConfig, codec: AvroCodec) -> fa
                 "recipient-encompass", record, "email", record["key_adult_email"], clock.now())))
             log.info("encompass_emailed", referral_id=record["referral_id"], recipient=record["recipient"])
 
-    async def email_the_agency(victim_key: str, record_type: str, record: dict, value: bytes) -> None:
-        agency = config.agency(record["recipient"])
+    async def email_the_agency(victim_key: str, agency: Recipient, record_type: str, record: dict,
+                               value: bytes) -> None:
         message = encompass_email(record) if record_type == "recipient-encompass" else \
             render_agency_email(record_type, record, agency.name, agency.email,
                                 sender=smtp.sender, now=clock.now())
@@ -143,7 +143,7 @@ def create_app(settings: HubSettings, config: HubConfig, codec: AvroCodec) -> fa
         elif agency.channel == "webhook":
             await webhooks.queue(victim_key, referral_id, agency.id, value)
         elif agency.channel == "email":
-            await email_the_agency(victim_key, record_type, record, value)
+            await email_the_agency(victim_key, agency, record_type, record, value)
         else:
             await deliver_by_kafka(victim_key, record_type, record, value)
 

@@ -15,6 +15,8 @@ import base64
 from datetime import datetime, timedelta
 from typing import Literal
 
+from .webhook import gives_up
+
 Queues = dict[str, list[dict]]
 
 
@@ -52,12 +54,16 @@ def drop_head(queues: Queues, recipient_id: str) -> Queues:
     return others | {recipient_id: rest} if rest else others
 
 
-def is_due(entry: dict, now: datetime) -> bool:
-    return datetime.fromisoformat(entry["next_at"]) <= now
-
-
 def queued_at(entry: dict) -> datetime:
     return datetime.fromisoformat(entry["queued_at"])
+
+
+def next_at(entry: dict) -> datetime:
+    return datetime.fromisoformat(entry["next_at"])
+
+
+def is_due(entry: dict, now: datetime) -> bool:
+    return next_at(entry) <= now
 
 
 Step = Literal["wait", "attempt", "postpone", "give_up"]
@@ -77,7 +83,7 @@ def next_step(entry: dict, now: datetime, recipient_down_until: datetime | None,
         return "wait"
     if recipient_down_until is None or recipient_down_until <= now:
         return "attempt"
-    return "give_up" if now - queued_at(entry) >= retry_for else "postpone"
+    return "give_up" if gives_up(queued_at(entry), now, retry_for) else "postpone"
 
 
 def after_failure(entry: dict, retry_at: datetime) -> dict:
@@ -86,7 +92,7 @@ def after_failure(entry: dict, retry_at: datetime) -> dict:
 
 def postponed(entry: dict, retry_at: datetime) -> dict:
     """Not attempted (the recipient is known to be down): wait with it until `retry_at`."""
-    return entry | {"next_at": max(datetime.fromisoformat(entry["next_at"]), retry_at).isoformat()}
+    return entry | {"next_at": max(next_at(entry), retry_at).isoformat()}
 
 
 def due_recipients(queues: Queues, now: datetime) -> list[str]:
