@@ -101,6 +101,12 @@ class Services:
                     raise TimeoutError(f"{name} did not answer {url}/healthz within {timeout:.0f}s")
                 time.sleep(0.3)
 
+    def state(self, name: str) -> str:
+        process = self.processes.get(name)
+        if process is None:
+            return "stopped"
+        return "running" if process.poll() is None else f"exited with status {process.returncode}"
+
     def kill_one(self, name: str) -> None:
         """SIGKILL, as a crashed machine would: no clean shutdown, no final commit."""
         process = self.processes.pop(name)

@@ -7,6 +7,7 @@ The hub runs on the shipped configuration with one change, so every channel is e
 Sefton's MARAC and IDVA take referrals by webhook (the `webhooks` recipient server below)
 and Sefton's community service by email (the `mailbox`).
 """
+import json
 import os
 import shutil
 from pathlib import Path
@@ -18,7 +19,7 @@ from referral_hub.avro import AvroCodec
 from referral_hub.config import load_config
 from referral_hub.demo import set_recipient, webhook_settings
 from referral_hub.settings import REPO_ROOT, KafkaSettings
-from referral_hub.stack import LocalBroker, Services
+from referral_hub.stack import SERVICES, LocalBroker, Services
 from services.notify.sample_receiver import SampleReceiver
 from tests.integration.kafka_helpers import TopicReader
 
@@ -42,6 +43,33 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if "integration" in str(item.fspath):
             item.add_marker(pytest.mark.integration)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failed integration test's report says whether each service is still running and
+    shows its last warnings: CI keeps only pytest's output, not the services' log files.
+    (The logs hold no personal data; tests/integration/test_personal_data.py.)"""
+    report = yield
+    services = item.funcargs.get("hub") if hasattr(item, "funcargs") else None
+    if report.failed and report.when == "call" and services is not None:
+        for name in SERVICES:
+            report.sections.append((f"{name}: {services.state(name)}", _last_warnings(name)))
+    return report
+
+
+def _last_warnings(service: str, count: int = 8) -> str:
+    log = TEST_RUN_DIR / "logs" / f"{service}.log"
+    lines = log.read_text(errors="replace").splitlines() if log.exists() else []
+    warnings = [line for line in lines if _level(line) not in ("debug", "info")]
+    return "\n".join(line[:300] for line in warnings[-count:]) or "(no warnings)"
+
+
+def _level(line: str) -> str:
+    try:
+        return json.loads(line).get("level", "")
+    except (json.JSONDecodeError, AttributeError):
+        return "unstructured"  # a traceback or a library writing to stderr
 
 
 @pytest.fixture(scope="session")

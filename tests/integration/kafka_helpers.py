@@ -30,12 +30,15 @@ class TopicReader:
                 decoded = self.codec.decode(self.schema, value) if self.schema else value
             self.records.append((message.key().decode() if message.key() else None, decoded))
 
-    def wait_for(self, condition: Callable[[list], bool], what: str, timeout: float = WAIT) -> list:
-        """Read until condition(records) holds; fail naming what was awaited."""
+    def wait_for(self, condition: Callable[[list], bool], what: str | Callable[[], str],
+                 timeout: float = WAIT) -> list:
+        """Read until condition(records) holds; fail naming what was awaited (`what()` is
+        asked at the timeout, so it can say what is still missing)."""
         deadline = time.monotonic() + timeout
         while not condition(self.records):
             if time.monotonic() > deadline:
-                raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+                awaited = what() if callable(what) else what
+                raise AssertionError(f"timed out after {timeout:.0f}s waiting for {awaited}")
             self._poll()
         return self.records
 
