@@ -47,6 +47,9 @@ OVERDUE_EVENTS = Counter("referral_hub_overdue_events_total",
 CONSUMER_LAG = Gauge("referral_hub_consumer_lag_messages",
                      "Records on a topic not yet processed by this service's consumer group",
                      ["group", "topic"])
+SKIPPED_EVENTS = Counter("referral_hub_skipped_events_total",
+                         "Events faust's consumer skipped and the service read again "
+                         "(referral_hub/every_event.py)", ["topic"])
 WEBHOOK_ATTEMPTS = Counter("referral_hub_webhook_attempts_total",
                            "POSTs to recipients' webhooks, by outcome (delivered: a 2xx answer)",
                            ["recipient", "outcome"])

@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import ssl
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import faust
 from mode import CrashingSupervisor
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from .every_event import EveryEvent
 from .kafka import ensure_topics
 from .settings import HubSettings, KafkaSettings
 
@@ -46,9 +48,18 @@ def faust_app(app_id: str, settings: HubSettings, host: str, port: int) -> faust
 
 
 def agent(app: faust.App, topic: faust.TopicT):
-    """An agent whose crash stops the worker: a process that exits is restarted by its
-    supervisor and fails its health check; an agent that died quietly routes nothing."""
-    return app.agent(topic, supervisor_strategy=CrashingSupervisor)
+    """An agent over the topic's events, none skipped (referral_hub/every_event.py): the
+    decorated function gets those events, not faust's stream. Its crash stops the worker:
+    a process that exits is restarted by its supervisor and fails its health check; an
+    agent that died quietly routes nothing."""
+    def decorate(handle: Callable[[AsyncIterator[faust.EventT]], Awaitable[None]]):
+        guard = EveryEvent(app)
+
+        async def consume(stream: faust.StreamT) -> None:
+            await handle(guard.events(stream))
+        return app.agent(topic, name=f"{handle.__module__}.{handle.__qualname__}",
+                         supervisor_strategy=CrashingSupervisor)(consume)
+    return decorate
 
 
 def raw_topic(app: faust.App, name: str) -> faust.TopicT:

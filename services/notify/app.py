@@ -148,8 +148,8 @@ def create_app(settings: HubSettings, config: HubConfig, codec: AvroCodec) -> fa
             await deliver_by_kafka(victim_key, record_type, record, value)
 
     @agent(app, work)
-    async def deliver(stream):
-        async for event in stream.events():
+    async def deliver(events):
+        async for event in events:
             victim_key = event.key.decode()
             if event.message.topic == WEBHOOK_RETRIES:
                 await webhooks.retry(victim_key, event.value.decode())

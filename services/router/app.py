@@ -100,9 +100,10 @@ def create_app(settings: HubSettings, config: HubConfig, codec: AvroCodec) -> fa
                  pathways=[d.pathway for d in decisions], config_version=config.version)
 
     @agent(app, incidents)
-    async def route_for_victims(stream):
-        async for key, value in stream.items():
-            incident = await readable(key, value, INCIDENTS)
+    async def route_for_victims(events):
+        async for event in events:
+            value = event.value
+            incident = await readable(event.key, value, INCIDENTS)
             if incident is None:
                 continue
             history = victim_history(victims[incident.key])
@@ -117,9 +118,10 @@ def create_app(settings: HubSettings, config: HubConfig, codec: AvroCodec) -> fa
             victims[incident.key] = as_table_value(history.after(incident, decisions, config))
 
     @agent(app, by_perpetrator)
-    async def route_for_perpetrators(stream):
-        async for key, value in stream.items():
-            incident = await readable(key, value, INCIDENTS_BY_PERPETRATOR)
+    async def route_for_perpetrators(events):
+        async for event in events:
+            key = event.key
+            incident = await readable(key, event.value, INCIDENTS_BY_PERPETRATOR)
             if incident is None:
                 continue
             history = perpetrator_history(perpetrators[key.decode()])

@@ -52,8 +52,8 @@ def add_tracker(app: faust.App, settings: HubSettings, config: HubConfig, codec:
                 FIRST_CONTACTS.labels(pathway, area, within)
 
     @agent(app, lifecycle)
-    async def track(stream):
-        async for event in stream.events():
+    async def track(events):
+        async for event in events:
             referral_id = event.key.decode()
             if event.message.topic == REFERRAL_CHECKS:
                 await notice_if_overdue(referral_id, datetime.fromisoformat(event.value.decode()))

@@ -1,0 +1,84 @@
+"""Every event of a faust agent's topics, none skipped: a guard around faust's consumer.
+
+faust can skip events. Seen in our restart test (tests/integration/test_notify_restart.py):
+a notify restarted during a burst processed offsets 1 and 2 of a deliveries.v1 partition,
+then 7 onwards. Offsets 3 to 6 never reached the agent, and their referrals stayed
+undelivered until the next restart (faust never acked them, so never committed past them).
+faust's stream drops events it holds whenever its flow control is paused, and it does not
+always go back for them.
+
+Our input topics are neither compacted nor written in transactions, so a partition's
+offsets have no holes: an event past the next expected offset means faust dropped the ones
+before it. The guard then holds the later events back, unacknowledged, and seeks the
+partition back to the first missing offset, until that offset arrives. Its seek can be
+overtaken by a batch faust is still handing out, so it is repeated every few seconds until
+the missing event comes. Earlier offsets than expected are faust going back to its last
+commit after a rebalance: processed again, as at-least-once allows (every agent is idempotent).
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from typing import Literal
+
+import faust
+from faust.types import TP
+
+from .logs import get_logger
+from .metrics import SKIPPED_EVENTS
+
+log = get_logger()
+SEEK_AGAIN_AFTER_SECONDS = 3.0
+
+Step = Literal["process", "go_back"]
+
+
+def next_step(expected: int | None, offset: int) -> Step:
+    """`expected`: the offset after the last one processed in this partition since the last
+    rebalance (None before the first: faust has just sought to its last commit)."""
+    return "go_back" if expected is not None and offset > expected else "process"
+
+
+class EveryEvent:
+    def __init__(self, app: faust.App) -> None:
+        self._app = app
+        self._generation: int | None = None
+        self._expected: dict[TP, int] = {}
+        self._going_back: dict[TP, tuple[int, float]] = {}  # tp -> (offset, monotonic time sought)
+        app.timer(interval=SEEK_AGAIN_AFTER_SECONDS)(self._seek_again)
+
+    async def events(self, stream: faust.StreamT) -> AsyncIterator[faust.EventT]:
+        """The stream's events in offset order per partition; each acked once the agent
+        asks for the next one, as faust would."""
+        manual = stream.noack()
+        async for event in manual.events():
+            message = event.message
+            if message.generation_id != self._generation:  # a rebalance: faust sought again
+                self._generation, self._expected, self._going_back = message.generation_id, {}, {}
+            tp = message.tp
+            expected = self._expected.get(tp)
+            if next_step(expected, message.offset) == "go_back":
+                await self._go_back(tp, expected, message.offset)
+                continue  # never acked, so never committed: it comes again after the seek
+            self._going_back.pop(tp, None)
+            yield event
+            self._expected[tp] = message.offset + 1
+            await manual.ack(event)
+
+    async def _go_back(self, tp: TP, missing: int, seen: int) -> None:
+        if self._going_back.get(tp, (None,))[0] == missing:
+            return  # already sought there; a later event of the same batch
+        SKIPPED_EVENTS.labels(tp.topic).inc(seen - missing)
+        log.warning("skipped_events_read_again", topic=tp.topic, partition=tp.partition,
+                    offset=missing, count=seen - missing)
+        await self._seek(tp, missing)
+
+    async def _seek(self, tp: TP, offset: int) -> None:
+        self._going_back[tp] = (offset, time.monotonic())
+        await self._app.consumer.seek(tp, offset)
+
+    async def _seek_again(self) -> None:
+        due = time.monotonic() - SEEK_AGAIN_AFTER_SECONDS
+        for tp, (offset, sought) in list(self._going_back.items()):
+            if sought <= due:
+                await self._seek(tp, offset)
