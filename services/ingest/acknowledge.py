@@ -21,11 +21,10 @@ from pathlib import Path
 
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from referral_hub.ack_tokens import ExpiredLink, InvalidLink, referral_for
 from referral_hub.logs import get_logger
-from services.notify.encompass_email import uk_time_on_day, view
+from services.notify.encompass_email import template_environment, uk_time_on_day, view
 
 log = get_logger()
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -41,13 +40,7 @@ SECURITY_HEADERS = {
                                 "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"),
 }
 
-_environment = Environment(
-    loader=FileSystemLoader(TEMPLATES),
-    autoescape=select_autoescape(enabled_extensions=("html.j2",), default_for_string=True),
-    undefined=StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
+_environment = template_environment(TEMPLATES)
 
 
 def _page(template: str, status: int = 200, **context) -> HTMLResponse:

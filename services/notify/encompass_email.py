@@ -57,14 +57,20 @@ class EmailNotSent(Exception):
         self.code = code
 
 
-_environment = Environment(
-    loader=FileSystemLoader(TEMPLATES),
-    autoescape=select_autoescape(enabled_extensions=("html.j2",), default_for_string=False),
-    undefined=StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-    keep_trailing_newline=True,
-)
+def template_environment(templates: Path, keep_trailing_newline: bool = False) -> Environment:
+    """Jinja over a template folder, shared with the acknowledgement page: `*.html.j2`
+    escaped, plain-text templates not, and a variable the context lacks is an error."""
+    return Environment(
+        loader=FileSystemLoader(templates),
+        autoescape=select_autoescape(enabled_extensions=("html.j2",)),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=keep_trailing_newline,
+    )
+
+
+_environment = template_environment(TEMPLATES, keep_trailing_newline=True)  # emails end in a newline
 
 
 # -- formatting, shared with the acknowledgement page (services/ingest/acknowledge.py) --
