@@ -116,18 +116,58 @@ def follow(kafka: KafkaSettings, codec: AvroCodec, topic: str, schema: str, want
     return seen
 
 
-def report_contacts(client: httpx.Client, referrals: dict[str, Decision], config: HubConfig) -> int:
-    """Recipients report back (REPORTS); how many reports were made."""
-    reported = 0
-    for referral_id, decision in referrals.items():
-        if decision.pathway in REPORTS:
-            kind, when = REPORTS[decision.pathway]
-            token = demo_recipient_token(config, decision.recipient, decision.area)
-            client.post(f"/v1/referrals/{referral_id}/events",
-                        json={"type": kind, "at": when(decision).isoformat()},
-                        headers={"Authorization": f"Bearer {token}"}).raise_for_status()
-            reported += 1
-    return reported
+class DemoClock:
+    """The demo services' time (RH_CLOCK_FILE). It only moves forward, as time does."""
+
+    def __init__(self, file: Path, start: datetime):
+        self.file, self.now = file, start
+        file.write_text(start.isoformat())
+
+    def advance_to(self, moment: datetime) -> None:
+        if moment > self.now:
+            self.now = moment
+            self.file.write_text(moment.isoformat())
+
+
+def sample_lines() -> list[str]:
+    return [line for line in SAMPLES.read_text().splitlines() if line.strip()]
+
+
+def demo_start(lines: list[str]) -> datetime:
+    """The services' time when the samples are posted: the last sample's report."""
+    return max(datetime.fromisoformat(json.loads(line)["reported_at"]) for line in lines)
+
+
+def contact_reports(referrals: dict[str, Decision]) -> list[tuple[datetime, str, str]]:
+    """(when, report type, referral id) of each report back (REPORTS), earliest first."""
+    return sorted((when(d), kind, referral_id) for referral_id, d in referrals.items()
+                  if d.pathway in REPORTS for kind, when in [REPORTS[d.pathway]])
+
+
+def report_contacts(client: httpx.Client, referrals: dict[str, Decision], config: HubConfig,
+                    clock: DemoClock, router_url: str) -> int:
+    """Recipients report back in the order of their reports' times, the clock following.
+
+    Each report is recorded by the router before the clock moves on, and each is made
+    before its referral's deadline, so no contacted referral is ever past due without
+    its contact: which referrals end up overdue follows from the clock and the reports
+    alone, never from which of the router's events comes first. How many were made."""
+    reports = contact_reports(referrals)
+    for made, (at, kind, referral_id) in enumerate(reports, start=1):
+        clock.advance_to(at)
+        decision = referrals[referral_id]
+        token = demo_recipient_token(config, decision.recipient, decision.area)
+        client.post(f"/v1/referrals/{referral_id}/events", json={"type": kind, "at": at.isoformat()},
+                    headers={"Authorization": f"Bearer {token}"}).raise_for_status()
+        wait_for_contact_times(router_url, made)
+    return len(reports)
+
+
+def expected_overdue(referrals: dict[str, Decision], now: datetime) -> set[str]:
+    """The referrals past their deadline at `now` with no contact reported by then."""
+    contacted_at = {referral_id: at for at, _, referral_id in contact_reports(referrals)}
+    return {referral_id for referral_id, d in referrals.items()
+            if d.due_at < now and contacted_at.get(referral_id, now) >= d.due_at}
 
 
 def contacts_timed(router_url: str) -> dict[str, int]:
@@ -166,11 +206,11 @@ def print_table(expected: dict, posted: dict[str, float], delivered: dict[str, f
 
 
 def run_demo(services: Services, broker: LocalBroker, config_dir: Path,
-             receiver: SampleReceiver) -> int:
+             receiver: SampleReceiver, clock: DemoClock) -> int:
     settings = HubSettings(kafka=KafkaSettings(bootstrap_servers=broker.bootstrap), config_dir=config_dir)
     config = load_config(settings.config_dir)
     codec = AvroCodec(settings.schema_dir)
-    lines = [line for line in SAMPLES.read_text().splitlines() if line.strip()]
+    lines = sample_lines()
     expected = expected_referrals(lines, config)
     print(f"\nPosting {len(lines)} synthetic incidents to {services.urls()['ingest']}:")
     with httpx.Client(base_url=services.urls()["ingest"], timeout=10) as client:
@@ -186,12 +226,13 @@ def run_demo(services: Services, broker: LocalBroker, config_dir: Path,
         print(f"\n  St Helens IDVA's case system (a sample webhook receiver on port {receiver.port}) "
               f"accepted {len(by_webhook)} referral(s); every signature verified: "
               f"{'yes' if receiver.bad_signatures == 0 else 'NO'}")
-        reported = report_contacts(client, expected, config)
-    timed = wait_for_contact_times(services.urls()["router"], reported)
+        reported = report_contacts(client, expected, config, clock, services.urls()["router"])
+    timed = contacts_timed(services.urls()["router"])
+    clock.advance_to(DEMO_NOW)
     print(f"\n  All {len(expected)} referrals delivered. {reported} contacts reported back "
           "(MARAC safe contact, schools' acknowledgements); in the time_to_contact histogram: "
           + ", ".join(f"{k} {v}" for k, v in sorted(timed.items())))
-    uncontacted = {rid for rid, d in expected.items() if d.pathway not in REPORTS and d.due_at < DEMO_NOW}
+    uncontacted = expected_overdue(expected, DEMO_NOW)
     overdue = follow(settings.kafka, codec, OVERDUE, "overdue", uncontacted, lambda record: True)
     print(f"\n  At the demo's clock, {DEMO_NOW:%A %d %B %Y %H:%M} UTC, {len(overdue)} referrals nobody "
           f"contacted are past their deadline and on overdue.v1, their areas' escalation contacts told.")

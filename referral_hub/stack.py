@@ -171,28 +171,31 @@ def demo() -> int:
     from services.notify.sample_receiver import SampleReceiver
 
     from .demo import (
-        DEMO_NOW,
         DEMO_WEBHOOK_PORT,
         DEMO_WEBHOOK_SECRET,
         DEMO_WEBHOOK_SECRET_VARIABLE,
+        DemoClock,
         demo_configuration,
+        demo_start,
         run_demo,
+        sample_lines,
     )
-    broker = LocalBroker(run_dir=REPO_ROOT / ".run" / "demo-kafka")
+    run_dir = REPO_ROOT / ".run"
+    run_dir.mkdir(exist_ok=True)  # a fresh clone has none
+    broker = LocalBroker(run_dir=run_dir / "demo-kafka")
     broker.reset()  # each demo starts from an empty broker, so its table is its own
-    # The demo's services live at a fixed time, whatever the machine's date, so the sample
-    # incidents' contacts are in the past and the uncontacted referrals are overdue.
-    clock = REPO_ROOT / ".run" / "demo-clock"
-    clock.write_text(DEMO_NOW.isoformat())
-    log_dir = REPO_ROOT / ".run" / "demo-logs"
+    # The demo's services live at fixed times, whatever the machine's date: run_demo moves
+    # this clock from the last sample's report to DEMO_NOW (see demo.py).
+    clock = DemoClock(run_dir / "demo-clock", demo_start(sample_lines()))
+    log_dir = run_dir / "demo-logs"
     receiver = SampleReceiver(DEMO_WEBHOOK_PORT, DEMO_WEBHOOK_SECRET.encode(), answer_for_seconds=0)
     config_dir = demo_configuration(REPO_ROOT / ".run" / "demo-config",
                                     f"http://127.0.0.1:{DEMO_WEBHOOK_PORT}")
     receiver.start()
     try:
-        with running_hub(broker, log_dir, {"RH_CLOCK_FILE": str(clock), "RH_OVERDUE_CHECK_SECONDS": "1",
+        with running_hub(broker, log_dir, {"RH_CLOCK_FILE": str(clock.file), "RH_OVERDUE_CHECK_SECONDS": "1",
                                            "RH_CONFIG_DIR": str(config_dir),
                                            DEMO_WEBHOOK_SECRET_VARIABLE: DEMO_WEBHOOK_SECRET}) as services:
-            return run_demo(services, broker, config_dir, receiver)
+            return run_demo(services, broker, config_dir, receiver, clock)
     finally:
         receiver.stop()

@@ -1,7 +1,9 @@
 """The hub on the project's own Kafka broker, once per test session.
 
-Test ports (19092, 18080-18082, mail 18025, webhooks 18090) and a run directory of its own
-keep the suite clear of a `make up` that may be running on the same machine.
+Test ports come from one setting, RH_TEST_PORT_BASE (default 18000): ingest, router and
+notify on base+80..82, mail base+25, webhooks base+90, Prometheus base+1090, the broker
+base+1092 (controller base+1093). With a run directory of its own per checkout, two
+checkouts run their suites side by side with different bases, clear of a `make up`.
 
 The hub runs on the shipped configuration with one change, so every channel is exercised:
 Sefton's MARAC and IDVA take referrals by webhook (the `webhooks` recipient server below)
@@ -24,12 +26,15 @@ from services.notify.sample_receiver import SampleReceiver
 from tests.integration.kafka_helpers import TopicReader
 
 TEST_RUN_DIR = REPO_ROOT / ".run" / "test"
+PORT_BASE = int(os.environ.get("RH_TEST_PORT_BASE", "18000"))
+SERVICE_PORTS = (PORT_BASE + 80, PORT_BASE + 81, PORT_BASE + 82)
+PROMETHEUS_PORT = PORT_BASE + 1090
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")  # Debian's
-SMTP_PORT = 18025
+SMTP_PORT = PORT_BASE + 25
 ACK_SECRET = "test-ack-secret-0123456789"
 CLOCK_FILE = TEST_RUN_DIR / "clock"  # empty or absent: real time (referral_hub/clock.py)
 TEST_CONFIG_DIR = TEST_RUN_DIR / "config"
-WEBHOOK_PORT = 18090
+WEBHOOK_PORT = PORT_BASE + 90
 WEBHOOK_SECRET = "test-webhook-secret-0123456789"
 WEBHOOK_TIMEOUT_SECONDS = 2
 SEFTON_CHANNELS = {
@@ -74,7 +79,7 @@ def _level(line: str) -> str:
 
 @pytest.fixture(scope="session")
 def broker():
-    broker = LocalBroker(port=19092, controller_port=19093, run_dir=TEST_RUN_DIR / "kafka")
+    broker = LocalBroker(port=PORT_BASE + 1092, controller_port=PORT_BASE + 1093, run_dir=TEST_RUN_DIR / "kafka")
     broker.reset()
     broker.start()
     yield broker
@@ -97,7 +102,7 @@ def hub(broker, mailbox, webhooks, config_dir):
     for stale in ("logs", "state"):
         shutil.rmtree(TEST_RUN_DIR / stale, ignore_errors=True)
     CLOCK_FILE.unlink(missing_ok=True)
-    services = Services(broker, ports=(18080, 18081, 18082), log_dir=TEST_RUN_DIR / "logs",
+    services = Services(broker, ports=SERVICE_PORTS, log_dir=TEST_RUN_DIR / "logs",
                         state_dir=TEST_RUN_DIR / "state",
                         settings={"RH_CONFIG_DIR": str(config_dir),
                                   "RH_CLOCK_FILE": str(CLOCK_FILE), "RH_OVERDUE_CHECK_SECONDS": "1",
@@ -105,7 +110,7 @@ def hub(broker, mailbox, webhooks, config_dir):
                                   "RH_TEST_WEBHOOK_SECRET": WEBHOOK_SECRET,
                                   "RH_SMTP_ENABLED": "true", "RH_SMTP_PORT": str(SMTP_PORT),
                                   "RH_ACK_SECRET": ACK_SECRET,
-                                  "RH_PUBLIC_BASE_URL": "http://127.0.0.1:18080"})
+                                  "RH_PUBLIC_BASE_URL": f"http://127.0.0.1:{SERVICE_PORTS[0]}"})
     services.start()
     yield services
     services.stop()

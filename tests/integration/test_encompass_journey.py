@@ -32,7 +32,7 @@ def test_a_key_adult_acknowledges_from_the_email_link(api, topic, hub, mailbox, 
     assert "Sam" not in email["Subject"]  # subjects show on lock screens
     body = next(part for part in email.walk() if part.get_content_type() == "text/plain").get_payload(decode=True).decode()
     assert "Sam Example" in body and "Merseyside Police " + notification["incident_id"] in body
-    [link] = set(re.findall(r"http://127\.0\.0\.1:18080/acknowledge/\S+", body))
+    [link] = set(re.findall(re.escape(hub.urls()["ingest"]) + r"/acknowledge/\S+", body))
 
     before = encompass_contacts(hub)
     browser.get(link)

@@ -20,6 +20,7 @@ import pytest
 from referral_hub import metrics
 from referral_hub.settings import REPO_ROOT
 from tests.factories import fresh_incident
+from tests.integration.conftest import PROMETHEUS_PORT
 from tests.integration.kafka_helpers import post_incident
 
 PROMETHEUS_DIR = REPO_ROOT / "deploy" / "prometheus"
@@ -31,7 +32,6 @@ DASHBOARD = GRAFANA_DIR / "dashboards" / "referral-hub.json"
 DATASOURCES = GRAFANA_DIR / "provisioning" / "datasources" / "prometheus.yml"
 DASHBOARD_PROVIDERS = GRAFANA_DIR / "provisioning" / "dashboards" / "referral-hub.yml"
 
-PROMETHEUS_PORT = 19090  # clear of a Prometheus on 9090 watching `make up`
 WAIT = 30.0
 METRIC = re.compile(r"referral_hub_[a-z_]+")
 # What Grafana puts in for its variables, for evaluating the panels' queries directly.
@@ -237,7 +237,7 @@ def config_for_test_hub(hub) -> str:
 
 @pytest.fixture(scope="module")
 def prometheus(hub, tmp_path_factory):
-    """Debian's Prometheus on 127.0.0.1:19090 scraping the test hub every second."""
+    """Debian's Prometheus on 127.0.0.1:PROMETHEUS_PORT scraping the test hub every second."""
     binary = tool("prometheus")
     assert not port_in_use(PROMETHEUS_PORT), f"port {PROMETHEUS_PORT} is already in use"
     work = tmp_path_factory.mktemp("prometheus")
