@@ -11,9 +11,9 @@ import time
 from datetime import datetime, timedelta
 
 from referral_hub.config import load_config
-from referral_hub.route import OfflineRouter
+from referral_hub.commands.route import OfflineRouter
 from referral_hub.settings import REPO_ROOT
-from referral_hub.validation import parse_incident
+from referral_hub.core.validation import parse_incident
 
 SAMPLE = json.loads((REPO_ROOT / "samples" / "incident.json").read_text())
 

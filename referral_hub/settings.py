@@ -58,7 +58,7 @@ class HubSettings(BaseSettings):
     # acknowledgement page is off. Links point at the public address of the ingest API.
     ack_secret: SecretStr | None = Field(default=None, repr=False)
     public_base_url: str = "http://127.0.0.1:8080"
-    # Tests set a clock file; production reads the real clock (see referral_hub/clock.py).
+    # Tests set a clock file; production reads the real clock (see referral_hub/adapters/clock.py).
     clock_file: Path | None = None
     overdue_check_seconds: float = Field(default=15.0, gt=0)
     # How often notify looks for webhook deliveries whose retry time has come.

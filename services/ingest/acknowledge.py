@@ -5,7 +5,7 @@ GET  /acknowledge/{token}   the notification (child, when, present, police refer
 POST /acknowledge/{token}   records the acknowledgement once and confirms it; pressing
                             again says when it was already acknowledged
 
-The token (referral_hub/ack_tokens.py) is the only credential: there is no login, so every
+The token (referral_hub/adapters/ack_tokens.py) is the only credential: there is no login, so every
 response is `Cache-Control: no-store` and `Referrer-Policy: no-referrer` (the page shows a
 child's name), may not be framed and runs no script. The pages work without JavaScript.
 
@@ -22,9 +22,9 @@ from pathlib import Path
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
 
-from referral_hub.ack_tokens import ExpiredLink, InvalidLink, referral_for
-from referral_hub.logs import get_logger
-from services.notify.encompass_email import template_environment, uk_time_on_day, view
+from referral_hub.adapters.ack_tokens import ExpiredLink, InvalidLink, referral_for
+from referral_hub.adapters.logs import get_logger
+from referral_hub.services.notify.encompass_email import template_environment, uk_time_on_day, view
 
 log = get_logger()
 TEMPLATES = Path(__file__).resolve().parent / "templates"

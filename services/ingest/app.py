@@ -19,16 +19,16 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
-from referral_hub.clock import Clock
+from referral_hub.adapters.clock import Clock
 from referral_hub.config import Recipient
-from referral_hub.incident import Incident
-from referral_hub.kafka import produce_and_wait
-from referral_hub.logs import get_logger
-from referral_hub.metrics import CONTACT_EVENTS, INCIDENTS_REFUSED
-from referral_hub.records import contact_event
-from referral_hub.lag import LagReporter
-from referral_hub.topics import CONTACTS, INCIDENTS_RAW
-from referral_hub.validation import Problem, Refused
+from referral_hub.core.incident import Incident
+from referral_hub.adapters.kafka import produce_and_wait
+from referral_hub.adapters.logs import get_logger
+from referral_hub.adapters.metrics import CONTACT_EVENTS, INCIDENTS_REFUSED
+from referral_hub.adapters.records import contact_event
+from referral_hub.adapters.lag import LagReporter
+from referral_hub.adapters.topics import CONTACTS, INCIDENTS_RAW
+from referral_hub.core.validation import Problem, Refused
 
 from .acknowledge import acknowledgement_routes
 from .encompass_store import EncompassNotifications

@@ -8,9 +8,9 @@ from datetime import datetime
 
 from confluent_kafka import Consumer, Message
 
-from referral_hub.kafka import produce_and_wait, replay_consumer
-from referral_hub.records import contact_event
-from referral_hub.topics import CONTACTS, DELIVERIES
+from referral_hub.adapters.kafka import produce_and_wait, replay_consumer
+from referral_hub.adapters.records import contact_event
+from referral_hub.adapters.topics import CONTACTS, DELIVERIES
 
 from .follower import Follower
 from .intake import Intake

@@ -5,7 +5,7 @@ import threading
 
 from confluent_kafka import Consumer, Message
 
-from referral_hub.logs import get_logger
+from referral_hub.adapters.logs import get_logger
 
 log = get_logger()
 

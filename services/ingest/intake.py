@@ -9,16 +9,16 @@ from dataclasses import dataclass
 
 from confluent_kafka import Producer
 
-from referral_hub.avro import AvroCodec
+from referral_hub.adapters.avro import AvroCodec
 from referral_hub.config import HubConfig
-from referral_hub.incident import Incident
-from referral_hub.kafka import produce_and_wait
-from referral_hub.logs import get_logger
-from referral_hub.metrics import DEAD_LETTERS, INCIDENTS_ACCEPTED, INCIDENTS_REFUSED
-from referral_hub.records import dead_letter
+from referral_hub.core.incident import Incident
+from referral_hub.adapters.kafka import produce_and_wait
+from referral_hub.adapters.logs import get_logger
+from referral_hub.adapters.metrics import DEAD_LETTERS, INCIDENTS_ACCEPTED, INCIDENTS_REFUSED
+from referral_hub.adapters.records import dead_letter
 from referral_hub.settings import HubSettings
-from referral_hub.topics import INCIDENTS, INCIDENTS_DLQ
-from referral_hub.validation import Problem, Refused, parse_incident
+from referral_hub.adapters.topics import INCIDENTS, INCIDENTS_DLQ
+from referral_hub.core.validation import Problem, Refused, parse_incident
 
 log = get_logger()
 

@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import uvicorn
 
-from referral_hub.avro import AvroCodec
+from referral_hub.adapters.avro import AvroCodec
 from referral_hub.config import HubConfig
-from referral_hub.kafka import ensure_topics, make_producer
-from referral_hub.logs import get_logger
+from referral_hub.adapters.kafka import ensure_topics, make_producer
+from referral_hub.adapters.logs import get_logger
 from referral_hub.settings import HubSettings
-from referral_hub.topics import CORE_TOPICS
+from referral_hub.adapters.topics import CORE_TOPICS
 
 from .app import create_app
 from .encompass_store import EncompassNotifications

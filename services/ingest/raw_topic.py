@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from confluent_kafka import Consumer, Message
 
-from referral_hub.kafka import make_consumer
-from referral_hub.topics import INCIDENTS_RAW
-from referral_hub.validation import Refused
+from referral_hub.adapters.kafka import make_consumer
+from referral_hub.adapters.topics import INCIDENTS_RAW
+from referral_hub.core.validation import Refused
 
 from .follower import Follower
 from .intake import Intake

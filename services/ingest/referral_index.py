@@ -9,10 +9,10 @@ from datetime import datetime
 
 from confluent_kafka import Consumer, Message
 
-from referral_hub.avro import AvroCodec
-from referral_hub.kafka import replay_consumer
+from referral_hub.adapters.avro import AvroCodec
+from referral_hub.adapters.kafka import replay_consumer
 from referral_hub.settings import KafkaSettings
-from referral_hub.topics import CONTACTS, REFERRALS
+from referral_hub.adapters.topics import CONTACTS, REFERRALS
 
 from .follower import Follower
 

@@ -17,24 +17,24 @@ from email.message import EmailMessage
 
 import faust
 
-from referral_hub.ack_tokens import issue
-from referral_hub.avro import AvroCodec
-from referral_hub.clock import Clock
+from referral_hub.adapters.ack_tokens import issue
+from referral_hub.adapters.avro import AvroCodec
+from referral_hub.adapters.clock import Clock
 from referral_hub.config import ConfigError, HubConfig, Recipient
-from referral_hub.disclosure import audit_record
-from referral_hub.logs import get_logger
-from referral_hub.metrics import DELIVERED, TIME_TO_NOTIFY, UNDELIVERABLE
-from referral_hub.records import contact_event, dead_letter
+from referral_hub.core.disclosure import audit_record
+from referral_hub.adapters.logs import get_logger
+from referral_hub.adapters.metrics import DELIVERED, TIME_TO_NOTIFY, UNDELIVERABLE
+from referral_hub.adapters.records import contact_event, dead_letter
 from referral_hub.settings import HubSettings
-from referral_hub.streaming import agent, faust_app, raw_topic, send_and_wait
-from referral_hub.topics import (
+from referral_hub.adapters.streaming import agent, faust_app, raw_topic, send_and_wait
+from referral_hub.adapters.topics import (
     AUDIT,
     CONTACTS,
     DELIVERIES,
     DELIVERIES_DLQ,
     WEBHOOK_RETRIES,
 )
-from referral_hub.validation import Problem
+from referral_hub.core.validation import Problem
 
 from .agency_email import render_agency_email
 from .encompass_email import EmailNotSent, SmtpSettings, render, send

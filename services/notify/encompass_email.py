@@ -24,7 +24,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from referral_hub.logs import get_logger
+from referral_hub.adapters.logs import get_logger
 
 log = get_logger()
 UK = ZoneInfo("Europe/London")

@@ -1,11 +1,11 @@
 """`referral-hub notify`: the faust worker that delivers referrals to recipients."""
-from referral_hub.avro import AvroCodec
+from referral_hub.adapters.avro import AvroCodec
 from referral_hub.config import HubConfig
-from referral_hub.kafka import ensure_topics
+from referral_hub.adapters.kafka import ensure_topics
 from referral_hub.settings import HubSettings
-from referral_hub.streaming import run_worker
-from referral_hub.lag import LagReporter
-from referral_hub.topics import CORE_TOPICS, DELIVERIES
+from referral_hub.adapters.streaming import run_worker
+from referral_hub.adapters.lag import LagReporter
+from referral_hub.adapters.topics import CORE_TOPICS, DELIVERIES
 
 from .app import APP_ID, create_app
 

@@ -25,19 +25,19 @@ from datetime import datetime, timedelta
 import faust
 import httpx
 
-from referral_hub.avro import AvroCodec
-from referral_hub.clock import Clock
+from referral_hub.adapters.avro import AvroCodec
+from referral_hub.adapters.clock import Clock
 from referral_hub.config import HubConfig, Webhook
-from referral_hub.logs import get_logger
-from referral_hub.metrics import (
+from referral_hub.adapters.logs import get_logger
+from referral_hub.adapters.metrics import (
     UNDELIVERABLE,
     WEBHOOK_ATTEMPTS,
     WEBHOOK_OLDEST_WAITING,
     WEBHOOK_WAITING,
 )
 from referral_hub.settings import HubSettings
-from referral_hub.streaming import raw_topic, send_and_wait
-from referral_hub.topics import WEBHOOK_RETRIES
+from referral_hub.adapters.streaming import raw_topic, send_and_wait
+from referral_hub.adapters.topics import WEBHOOK_RETRIES
 
 from .webhook import deliver, gives_up, json_body, next_attempt_delay
 from .webhook_queue import (

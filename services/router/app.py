@@ -1,4 +1,4 @@
-"""The router: applies the pathway rules (referral_hub/rules.py) to each validated incident.
+"""The router: applies the pathway rules (referral_hub/core/rules.py) to each validated incident.
 
 Two stages, because the rules need two histories with different partitioning:
 
@@ -22,22 +22,21 @@ from datetime import datetime
 
 import faust
 
-from referral_hub.avro import AvroCodec
+from referral_hub.adapters.avro import AvroCodec
 from referral_hub.config import HubConfig
-from referral_hub.incident import Incident
-from referral_hub.logs import get_logger
-from referral_hub.metrics import DEAD_LETTERS, DUPLICATE_INCIDENTS, REFERRALS
-from referral_hub.clock import Clock
-from referral_hub.disclosure import disclose
-from referral_hub.records import contact_event, dead_letter
-from referral_hub.rules import (Decision, PerpetratorHistory, PerpetratorIncident, PriorIncident,
-                                VictimHistory, decide_for_perpetrator, decide_for_victim,
-                                perpetrator_key)
+from referral_hub.core.incident import Incident
+from referral_hub.adapters.logs import get_logger
+from referral_hub.adapters.metrics import DEAD_LETTERS, DUPLICATE_INCIDENTS, REFERRALS
+from referral_hub.adapters.clock import Clock
+from referral_hub.core.disclosure import disclose
+from referral_hub.adapters.records import contact_event, dead_letter
+from referral_hub.core.history import (PerpetratorHistory, PerpetratorIncident, PriorIncident, VictimHistory)
+from referral_hub.core.rules import (Decision, decide_for_perpetrator, decide_for_victim, perpetrator_key)
 from referral_hub.settings import HubSettings
-from referral_hub.streaming import agent, faust_app, raw_topic, send_and_wait
-from referral_hub.topics import (CONTACTS, DELIVERIES, INCIDENTS, INCIDENTS_BY_PERPETRATOR, INCIDENTS_DLQ,
+from referral_hub.adapters.streaming import agent, faust_app, raw_topic, send_and_wait
+from referral_hub.adapters.topics import (CONTACTS, DELIVERIES, INCIDENTS, INCIDENTS_BY_PERPETRATOR, INCIDENTS_DLQ,
                                  REFERRALS as REFERRALS_TOPIC)
-from referral_hub.validation import Problem
+from referral_hub.core.validation import Problem
 
 from .tracker import add_tracker
 

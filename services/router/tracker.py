@@ -1,7 +1,7 @@
 """The router's timeliness tracker: every referral from decision to first contact.
 
 contacts.v1 (referred, delivered, recipients' reports; key referral_id) -> a faust table of
-each referral's status (referral_hub/timeliness.py) -> time-to-attempt and time-to-contact
+each referral's status (referral_hub/core/timeliness.py) -> time-to-attempt and time-to-contact
 histograms. A timer looks for referrals past due_at and sends a check for each to
 referral-checks.v1, keyed like contacts.v1; the agent that owns the table decides on it,
 so a referral is reported overdue once (then reminded daily), also across restarts.
@@ -14,17 +14,17 @@ from datetime import datetime
 
 import faust
 
-from referral_hub.avro import AvroCodec
-from referral_hub.clock import Clock
+from referral_hub.adapters.avro import AvroCodec
+from referral_hub.adapters.clock import Clock
 from referral_hub.config import HubConfig, Pathway
-from referral_hub.logs import get_logger
-from referral_hub.metrics import (FIRST_CONTACTS, OPEN_REFERRALS, OVERDUE_EVENTS, OVERDUE_REFERRALS,
+from referral_hub.adapters.logs import get_logger
+from referral_hub.adapters.metrics import (FIRST_CONTACTS, OPEN_REFERRALS, OVERDUE_EVENTS, OVERDUE_REFERRALS,
                                   TIME_TO_CONTACT, TIME_TO_FIRST_ATTEMPT, UNDELIVERED_DUE_SOON)
 from referral_hub.settings import HubSettings
-from referral_hub.streaming import agent, send_and_wait
-from referral_hub.timeliness import (after_notice, days_overdue, is_open, is_overdue,
+from referral_hub.adapters.streaming import agent, send_and_wait
+from referral_hub.core.timeliness import (after_notice, days_overdue, is_open, is_overdue,
                                      is_undelivered_due_soon, overdue_notice, record_event)
-from referral_hub.topics import CONTACTS, OVERDUE, REFERRAL_CHECKS
+from referral_hub.adapters.topics import CONTACTS, OVERDUE, REFERRAL_CHECKS
 
 log = get_logger()
 GAUGES = {"open": (OPEN_REFERRALS, lambda s, now: is_open(s)),

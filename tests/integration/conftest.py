@@ -17,12 +17,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from referral_hub.avro import AvroCodec
+from referral_hub.adapters.avro import AvroCodec
 from referral_hub.config import load_config
-from referral_hub.demo import set_recipient, webhook_settings
+from referral_hub.commands.demo import set_recipient, webhook_settings
 from referral_hub.settings import REPO_ROOT, KafkaSettings
-from referral_hub.stack import SERVICES, LocalBroker, Services
-from services.notify.sample_receiver import SampleReceiver
+from referral_hub.commands.stack import SERVICES, LocalBroker, Services
+from referral_hub.services.notify.sample_receiver import SampleReceiver
 from tests.integration.kafka_helpers import TopicReader
 
 TEST_RUN_DIR = REPO_ROOT / ".run" / "test"
@@ -32,7 +32,7 @@ PROMETHEUS_PORT = PORT_BASE + 1090
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")  # Debian's
 SMTP_PORT = PORT_BASE + 25
 ACK_SECRET = "test-ack-secret-0123456789"
-CLOCK_FILE = TEST_RUN_DIR / "clock"  # empty or absent: real time (referral_hub/clock.py)
+CLOCK_FILE = TEST_RUN_DIR / "clock"  # empty or absent: real time (referral_hub/adapters/clock.py)
 TEST_CONFIG_DIR = TEST_RUN_DIR / "config"
 WEBHOOK_PORT = PORT_BASE + 90
 WEBHOOK_SECRET = "test-webhook-secret-0123456789"

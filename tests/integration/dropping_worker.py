@@ -1,5 +1,5 @@
 """A faust worker whose stream drops offsets 3 to 6 once, as faust's own stream did to notify
-after a restart (referral_hub/every_event.py). Prints each offset its agent processes, then
+after a restart (referral_hub/adapters/every_event.py). Prints each offset its agent processes, then
 exits once every one of `count` offsets is processed and committed (or after 45 s).
 Run by tests/integration/test_every_event.py: python -m tests.integration.dropping_worker
 BOOTSTRAP TOPIC GROUP COUNT"""
@@ -9,8 +9,8 @@ import time
 
 import faust
 
-from referral_hub.every_event import EveryEvent
-from referral_hub.logs import configure_logging
+from referral_hub.adapters.every_event import EveryEvent
+from referral_hub.adapters.logs import configure_logging
 
 DROPPED_ONCE = range(3, 7)
 GIVE_UP_AFTER_SECONDS = 45.0

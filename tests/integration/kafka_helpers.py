@@ -5,10 +5,10 @@ import json
 import time
 from typing import Callable
 
-from referral_hub.avro import AvroCodec
+from referral_hub.adapters.avro import AvroCodec
 from referral_hub.config import load_config
-from referral_hub.demo import DEMO_API_KEYS, demo_recipient_token
-from referral_hub.kafka import replay_consumer
+from referral_hub.commands.demo import DEMO_API_KEYS, demo_recipient_token
+from referral_hub.adapters.kafka import replay_consumer
 from referral_hub.settings import REPO_ROOT, KafkaSettings
 
 WAIT = 60.0

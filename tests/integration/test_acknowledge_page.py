@@ -23,8 +23,8 @@ from itsdangerous import TimestampSigner
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-from referral_hub.ack_tokens import issue
-from services.ingest.acknowledge import acknowledgement_routes
+from referral_hub.adapters.ack_tokens import issue
+from referral_hub.services.ingest.acknowledge import acknowledgement_routes
 from tests.factories import encompass_record
 
 SECRET = "browser-test-secret-0123456789abcdef"

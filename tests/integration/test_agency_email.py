@@ -3,7 +3,7 @@
 contacts.v1 and audited as sent by email."""
 from email import message_from_bytes, policy
 
-from referral_hub.topics import AUDIT, CONTACTS, REFERRALS
+from referral_hub.adapters.topics import AUDIT, CONTACTS, REFERRALS
 from tests.factories import fresh_incident
 from tests.integration.kafka_helpers import post_incident, wait_until
 

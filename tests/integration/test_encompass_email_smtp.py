@@ -7,7 +7,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-from services.notify.encompass_email import EmailNotSent, SmtpSettings, render, send
+from referral_hub.services.notify.encompass_email import EmailNotSent, SmtpSettings, render, send
 from tests.factories import KEY_ADULT_EMAIL, encompass_record
 
 KEY_ADULT = KEY_ADULT_EMAIL

@@ -5,7 +5,7 @@ import re
 import httpx
 from selenium.webdriver.common.by import By
 
-from referral_hub.topics import AUDIT, CONTACTS, REFERRALS
+from referral_hub.adapters.topics import AUDIT, CONTACTS, REFERRALS
 from tests.factories import fresh_incident
 from tests.integration.kafka_helpers import post_incident, wait_until
 from tests.integration.test_acknowledge_page import status_after_click

@@ -4,7 +4,7 @@ import subprocess
 import sys
 import uuid
 
-from referral_hub.kafka import ensure_topics, make_producer, produce_and_wait
+from referral_hub.adapters.kafka import ensure_topics, make_producer, produce_and_wait
 from referral_hub.settings import REPO_ROOT
 
 COUNT = 10

@@ -2,7 +2,7 @@
 import json
 from datetime import UTC, datetime, timedelta
 
-from referral_hub.topics import AUDIT, CONTACTS, INCIDENTS, INCIDENTS_DLQ, INCIDENTS_RAW, REFERRALS
+from referral_hub.adapters.topics import AUDIT, CONTACTS, INCIDENTS, INCIDENTS_DLQ, INCIDENTS_RAW, REFERRALS
 from tests.factories import fresh_incident
 from tests.integration.kafka_helpers import post_incident, report_contact, wait_until
 
@@ -186,7 +186,7 @@ def test_a_body_over_the_limit_is_refused_and_recorded_without_it(api, topic, hu
 
 
 def test_notifications_published_to_the_raw_topic_are_validated_the_same_way(kafka, topic):
-    from referral_hub.kafka import make_producer, produce_and_wait
+    from referral_hub.adapters.kafka import make_producer, produce_and_wait
     good, bad = fresh_incident(), fresh_incident(local_authority="E09000001")
     producer = make_producer(kafka)
     for notification in (bad, good):  # a refused record does not stop the ones after it

@@ -6,7 +6,7 @@ import json
 import uuid
 from collections import Counter, defaultdict
 
-from referral_hub.topics import CONTACTS, REFERRALS
+from referral_hub.adapters.topics import CONTACTS, REFERRALS
 from tests.factories import incident
 from tests.integration.kafka_helpers import post_incident
 

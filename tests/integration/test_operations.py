@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from referral_hub import metrics
+from referral_hub.adapters import metrics
 from referral_hub.settings import REPO_ROOT
 from tests.factories import fresh_incident
 from tests.integration.conftest import PROMETHEUS_PORT

@@ -3,9 +3,9 @@ import io
 import json
 import uuid
 
-from referral_hub.route import route_lines
+from referral_hub.commands.route import route_lines
 from referral_hub.settings import REPO_ROOT
-from referral_hub.topics import REFERRALS
+from referral_hub.adapters.topics import REFERRALS
 from tests.factories import incident
 from tests.integration.kafka_helpers import post_incident
 

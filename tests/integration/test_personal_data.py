@@ -1,7 +1,7 @@
 """No name, date of birth, phone, email, address or free text from a notification is ever logged."""
 import json
 
-from referral_hub.topics import CONTACTS, REFERRALS
+from referral_hub.adapters.topics import CONTACTS, REFERRALS
 from tests.factories import child, fresh_incident
 from tests.integration.conftest import TEST_RUN_DIR
 from tests.integration.kafka_helpers import post_incident, report_contact

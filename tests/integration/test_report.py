@@ -15,12 +15,12 @@ from contextlib import redirect_stdout
 
 import pytest
 
-from referral_hub import cli
-from referral_hub.kafka import make_producer, produce_and_wait
-from referral_hub.report import CSV_COLUMNS, PATHWAYS
-from referral_hub.sample_month import read_sample
+from referral_hub.commands import cli
+from referral_hub.adapters.kafka import make_producer, produce_and_wait
+from referral_hub.commands.report import CSV_COLUMNS, PATHWAYS
+from referral_hub.commands.sample_month import read_sample
 from referral_hub.settings import REPO_ROOT
-from referral_hub.topics import INCIDENTS, REFERRALS
+from referral_hub.adapters.topics import INCIDENTS, REFERRALS
 
 SAMPLE = REPO_ROOT / "samples" / "month-2026-10"
 

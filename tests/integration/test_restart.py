@@ -1,6 +1,6 @@
 """A router stopped and started again keeps each person's history and repeats nothing."""
 from tests.factories import fresh_incident
-from referral_hub.topics import REFERRALS
+from referral_hub.adapters.topics import REFERRALS
 from tests.integration.kafka_helpers import post_incident
 
 
@@ -39,7 +39,7 @@ def test_a_router_killed_mid_burst_loses_nothing_and_changes_nothing(api, topic,
     import json
     import uuid
 
-    from referral_hub.route import route_lines
+    from referral_hub.commands.route import route_lines
     from tests.factories import incident
 
     tag = uuid.uuid4().hex[:8].upper()

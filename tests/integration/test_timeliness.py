@@ -3,7 +3,7 @@ from datetime import datetime, timedelta
 
 import httpx
 
-from referral_hub.topics import CONTACTS, OVERDUE, REFERRALS
+from referral_hub.adapters.topics import CONTACTS, OVERDUE, REFERRALS
 from tests.factories import fresh_incident
 from tests.integration.kafka_helpers import post_incident, report_contact, wait_until
 

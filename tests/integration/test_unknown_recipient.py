@@ -6,8 +6,8 @@ import uuid
 
 import httpx
 
-from referral_hub.kafka import make_producer, produce_and_wait
-from referral_hub.topics import DELIVERIES, DELIVERIES_DLQ
+from referral_hub.adapters.kafka import make_producer, produce_and_wait
+from referral_hub.adapters.topics import DELIVERIES, DELIVERIES_DLQ
 from tests.factories import fresh_incident
 from tests.integration.kafka_helpers import post_incident
 

@@ -13,8 +13,8 @@ from datetime import UTC, datetime, timedelta
 import httpx
 
 from referral_hub.settings import REPO_ROOT
-from referral_hub.topics import AUDIT, CONTACTS, DELIVERIES, DELIVERIES_DLQ, REFERRALS
-from services.notify.app import APP_ID as NOTIFY_APP_ID
+from referral_hub.adapters.topics import AUDIT, CONTACTS, DELIVERIES, DELIVERIES_DLQ, REFERRALS
+from referral_hub.services.notify.app import APP_ID as NOTIFY_APP_ID
 from tests.factories import incident
 from tests.integration.kafka_helpers import post_incident, wait_until
 

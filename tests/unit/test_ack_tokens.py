@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from itsdangerous import TimestampSigner
 
-from referral_hub.ack_tokens import ExpiredLink, InvalidLink, issue, referral_for
+from referral_hub.adapters.ack_tokens import ExpiredLink, InvalidLink, issue, referral_for
 
 SECRET = "test-secret-of-some-length-0123456789"
 REFERRAL_ID = "ref-0123456789abcdef01234567"

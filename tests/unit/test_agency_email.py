@@ -6,13 +6,14 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from referral_hub.avro import AvroCodec
-from referral_hub.disclosure import disclose
-from referral_hub.rules import History, PerpetratorHistory, PerpetratorIncident, decide
+from referral_hub.adapters.avro import AvroCodec
+from referral_hub.core.disclosure import disclose
+from referral_hub.core.history import History, PerpetratorHistory, PerpetratorIncident
+from referral_hub.core.rules import decide
 from referral_hub.settings import REPO_ROOT
-from referral_hub.validation import parse_incident
-from services.notify.agency_email import render_agency_email, subject
-from services.notify.encompass_email import message_id, uk_day_time
+from referral_hub.core.validation import parse_incident
+from referral_hub.services.notify.agency_email import render_agency_email, subject
+from referral_hub.services.notify.encompass_email import message_id, uk_day_time
 from tests.factories import incident
 from tests.unit.test_encompass_email import parts
 

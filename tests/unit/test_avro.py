@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 import fastavro
 import pytest
 
-from referral_hub.avro import AvroCodec, UnknownSchema
+from referral_hub.adapters.avro import AvroCodec, UnknownSchema
 from referral_hub.settings import REPO_ROOT
-from referral_hub.validation import parse_incident
+from referral_hub.core.validation import parse_incident
 from tests.factories import incident
 
 SCHEMAS = REPO_ROOT / "schemas" / "avro"

@@ -4,7 +4,7 @@ import shutil
 import pytest
 
 from referral_hub.config import ConfigError, load_config
-from referral_hub.demo import set_recipient
+from referral_hub.commands.demo import set_recipient
 from referral_hub.settings import REPO_ROOT
 
 

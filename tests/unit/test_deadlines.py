@@ -4,7 +4,7 @@ from datetime import datetime, time
 import pytest
 
 from referral_hub.config import Term
-from referral_hub.deadlines import next_school_day_start, nth_working_day_start
+from referral_hub.core.deadlines import next_school_day_start, nth_working_day_start
 
 
 def utc(text: str) -> datetime:

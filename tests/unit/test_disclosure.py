@@ -4,11 +4,12 @@ import re
 
 import pytest
 
-from referral_hub.avro import AvroCodec
-from referral_hub.disclosure import RECORD_TYPES, disclose
-from referral_hub.rules import History, PerpetratorHistory, PerpetratorIncident, decide
+from referral_hub.adapters.avro import AvroCodec
+from referral_hub.core.disclosure import RECORD_TYPES, disclose
+from referral_hub.core.history import History, PerpetratorHistory, PerpetratorIncident
+from referral_hub.core.rules import decide
 from referral_hub.settings import REPO_ROOT
-from referral_hub.validation import parse_incident
+from referral_hub.core.validation import parse_incident
 from tests.factories import child, incident
 
 SCHEMAS = REPO_ROOT / "schemas" / "avro"

@@ -4,7 +4,7 @@ from email import message_from_bytes, policy
 
 import pytest
 
-from services.notify.encompass_email import SmtpSettings, message_id, render
+from referral_hub.services.notify.encompass_email import SmtpSettings, message_id, render
 from tests.factories import ENCOMPASS_REFERRAL_ID, encompass_record
 
 ACK_URL = "https://hub.example.org/acknowledge/ref-0123456789abcdef01234567.aSJl4A.oRj2u-Wt9PbeJ3mn_x8yZqLkVd0cT1sHfG6NwAa4bXE"

@@ -1,5 +1,5 @@
-"""The guard that reads again what faust's consumer skipped (referral_hub/every_event.py)."""
-from referral_hub.every_event import next_step
+"""The guard that reads again what faust's consumer skipped (referral_hub/adapters/every_event.py)."""
+from referral_hub.adapters.every_event import next_step
 
 
 def test_the_next_offset_is_processed():

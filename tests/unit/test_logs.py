@@ -2,7 +2,7 @@
 import json
 import logging
 
-from referral_hub.logs import configure_logging, get_logger
+from referral_hub.adapters.logs import configure_logging, get_logger
 
 
 def logged(capsys, emit) -> list[dict]:

@@ -5,7 +5,7 @@ from datetime import datetime
 
 import pytest
 
-from referral_hub.report import (CSV_COLUMNS, PATHWAYS, Month, Records, Share, draw_chart,
+from referral_hub.commands.report import (CSV_COLUMNS, PATHWAYS, Month, Records, Share, draw_chart,
                                  format_csv, format_table, month_report, percentile)
 
 OCTOBER = Month(2026, 10)

@@ -8,7 +8,7 @@ from tests.factories import incident
 
 
 def run_route(lines: list[str], *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "referral_hub.cli", "route", *args],
+    return subprocess.run([sys.executable, "-m", "referral_hub.commands.cli", "route", *args],
                           input="\n".join(lines) + "\n", capture_output=True, text=True,
                           cwd=REPO_ROOT)
 

@@ -6,10 +6,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from referral_hub.config import load_config
-from referral_hub.route import OfflineRouter
-from referral_hub.rules import History, decide
+from referral_hub.commands.route import OfflineRouter
+from referral_hub.core.history import History
+from referral_hub.core.rules import decide
 from referral_hub.settings import REPO_ROOT
-from referral_hub.validation import parse_incident
+from referral_hub.core.validation import parse_incident
 
 CONFIG = load_config(REPO_ROOT / "config")
 AREAS = [(a.force, code) for code, a in CONFIG.areas.items()]

@@ -4,8 +4,9 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from referral_hub.rules import History, PerpetratorHistory, PerpetratorIncident, PriorIncident, VictimHistory, decide
-from referral_hub.validation import parse_incident
+from referral_hub.core.history import (History, PerpetratorHistory, PerpetratorIncident, PriorIncident, VictimHistory)
+from referral_hub.core.rules import decide
+from referral_hub.core.validation import parse_incident
 from tests.factories import child, incident
 
 NO_CHILDREN = {"children": []}

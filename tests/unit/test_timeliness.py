@@ -1,8 +1,8 @@
 """A referral is open until first contact; past its deadline it is overdue, once, then daily."""
 from datetime import UTC, datetime, timedelta
 
-from referral_hub.records import contact_event
-from referral_hub.timeliness import (after_notice, is_open, is_overdue, is_undelivered_due_soon,
+from referral_hub.adapters.records import contact_event
+from referral_hub.core.timeliness import (after_notice, is_open, is_overdue, is_undelivered_due_soon,
                                      overdue_notice, record_event)
 
 REPORTED = datetime(2026, 11, 20, 22, 14, tzinfo=UTC)

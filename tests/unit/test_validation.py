@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from referral_hub.validation import Refused, parse_incident
+from referral_hub.core.validation import Refused, parse_incident
 from tests.factories import EXAMPLE, child, incident
 
 

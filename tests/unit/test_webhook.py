@@ -19,8 +19,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.notify import webhook
-from services.notify.webhook import (
+from referral_hub.services.notify import webhook
+from referral_hub.services.notify.webhook import (
     Attempt,
     deliver,
     gives_up,
@@ -490,7 +490,7 @@ def test_giving_up_needs_timezone_aware_times():
 def test_the_body_is_the_record_as_json_with_times_in_iso_8601():
     from datetime import UTC, date, datetime
 
-    from services.notify.webhook import json_body
+    from referral_hub.services.notify.webhook import json_body
     body = json_body("recipient-risk", {"victim_safe_to_contact": False, "referral_id": "ref-1",
                                         "reported_at": datetime(2026, 11, 20, 22, 14, tzinfo=UTC),
                                         "victim": {"date_of_birth": date(1991, 3, 2)}})

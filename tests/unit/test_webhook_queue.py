@@ -1,7 +1,7 @@
 """What waits for a webhook: per victim and recipient, oldest first, each referral once."""
 from datetime import UTC, datetime, timedelta
 
-from services.notify.webhook_queue import (
+from referral_hub.services.notify.webhook_queue import (
     after_failure,
     drop_head,
     due_recipients,

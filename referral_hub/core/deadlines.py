@@ -13,8 +13,8 @@ from typing import Sequence
 
 import holidays
 
-from .config import Deadline, Term
-from .incident import UK
+from referral_hub.config import Deadline, Term
+from referral_hub.core.incident import UK
 
 
 @lru_cache(maxsize=64)

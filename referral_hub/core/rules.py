@@ -17,86 +17,14 @@ import hashlib
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
-from .config import Area, HubConfig, Pathway, RiskThresholds
-from .deadlines import describe, due_at
-from .incident import UK, Child, Incident, Risk, age_on
+from referral_hub.config import Area, HubConfig, Pathway, RiskThresholds
+from referral_hub.core.deadlines import describe, due_at
+from referral_hub.core.history import History, PerpetratorHistory, VictimHistory, uk_day
+from referral_hub.core.incident import UK, Child, Incident, Risk, age_on
 
 LEVELS = ("standard", "medium", "high")
 SCHOOL_SETTINGS = ("school", "college", "early_years")
 ORDINALS = {2: "second", 3: "third", 4: "fourth", 5: "fifth"}
-
-
-# --- history ------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class PriorIncident:
-    """An earlier incident with the same victim, as the router remembers it."""
-    reference: str
-    reported_at: datetime
-    referred_to_marac: bool
-
-
-@dataclass(frozen=True)
-class PerpetratorIncident:
-    """An incident recorded against a perpetrator, with whom it was against."""
-    reference: str
-    victim_key: str
-    reported_at: datetime
-    referred_to_matac: bool
-
-
-def _day(moment: datetime) -> date:
-    return moment.astimezone(UK).date()
-
-
-def _forget_older(entries: tuple, keep_days: int) -> tuple:
-    """Drop what lies outside every rule's window, counted back from the newest entry."""
-    newest = max(_day(e.reported_at) for e in entries)
-    return tuple(e for e in entries if (newest - _day(e.reported_at)).days <= keep_days)
-
-
-@dataclass(frozen=True)
-class _PersonHistory:
-    incidents: tuple = ()
-
-    def has(self, reference: str) -> bool:
-        return any(prior.reference == reference for prior in self.incidents)
-
-    def after(self, incident: Incident, decisions: list[Decision], config: HubConfig):
-        """The history this person's next incident sees, forgetting what no rule of the
-        incident's area looks back to."""
-        if self.has(incident.reference):
-            return self
-        entry = self.remembered(incident, decisions)
-        keep_days = config.areas[incident.local_authority].windows.longest_days
-        return type(self)(_forget_older((*self.incidents, entry), keep_days))
-
-
-@dataclass(frozen=True)
-class VictimHistory(_PersonHistory):
-    incidents: tuple[PriorIncident, ...] = ()
-
-    @staticmethod
-    def remembered(incident: Incident, decisions: list[Decision]) -> PriorIncident:
-        return PriorIncident(incident.reference, incident.reported_at,
-                             any(d.pathway == "MARAC" for d in decisions))
-
-
-@dataclass(frozen=True)
-class PerpetratorHistory(_PersonHistory):
-    incidents: tuple[PerpetratorIncident, ...] = ()
-
-    @staticmethod
-    def remembered(incident: Incident, decisions: list[Decision]) -> PerpetratorIncident:
-        return PerpetratorIncident(incident.reference, incident.key, incident.reported_at,
-                                   any(d.pathway == "MATAC" for d in decisions))
-
-
-@dataclass(frozen=True)
-class History:
-    """What the hub knew before this incident, about its victim and its perpetrator."""
-    victim: VictimHistory = VictimHistory()
-    perpetrator: PerpetratorHistory = PerpetratorHistory()
 
 
 # --- decisions ----------------------------------------------------------------------
@@ -246,7 +174,7 @@ class _Decider:
         risk, tool = incident.risk, tool_level(incident.risk, thresholds)
         today = incident.reported_date
         # Windows count UK calendar days: an incident 365 days earlier is inside, 366 is not.
-        earlier = [((today - _day(p.reported_at)).days, p) for p in history.incidents
+        earlier = [((today - uk_day(p.reported_at)).days, p) for p in history.incidents
                    if p.reported_at <= incident.reported_at]
         recent = sorted(today - timedelta(days=d) for d, _ in earlier if d <= windows.escalation_days)
         marac_days = [d for d, p in earlier if p.referred_to_marac and d <= windows.repeat_marac_days]
@@ -366,14 +294,14 @@ class _Decider:
         perpetrator = incident.perpetrator
         today = incident.reported_date
         months = 12 * windows.serial_perpetrator_years
-        related = [p for p in history.incidents if _within(today, _day(p.reported_at), months)]
+        related = [p for p in history.incidents if _within(today, uk_day(p.reported_at), months)]
         victims = {p.victim_key for p in related} | {incident.key}
         if len(victims) < windows.serial_perpetrator_victims:
             return
-        if any(p.referred_to_matac and _within(today, _day(p.reported_at), windows.matac_once_in_months)
+        if any(p.referred_to_matac and _within(today, uk_day(p.reported_at), windows.matac_once_in_months)
                for p in history.incidents):
             return
-        dates = ", ".join(sorted({str(_day(p.reported_at)) for p in related} | {str(today)}))
+        dates = ", ".join(sorted({str(uk_day(p.reported_at)) for p in related} | {str(today)}))
         self.refer("MATAC", perpetrator.person_id, self.area.recipients["MATAC"].id, {
             "serial_perpetrator": (f"recorded against {len(victims)} victims within "
                                    f"{windows.serial_perpetrator_years} years (incidents of {dates}); "

@@ -4,15 +4,7 @@ from __future__ import annotations
 import hashlib
 from datetime import UTC, datetime
 
-from .validation import Problem
-
-QUALIFYING_CONTACT = {"ENCOMPASS": "acknowledged"}  # every other pathway: safe_contact_made
-
-
-def is_first_contact_type(pathway: str, event_type: str) -> bool:
-    """Which event stops the time-to-contact clock for this pathway (spec: Time to contact)."""
-    return event_type == QUALIFYING_CONTACT.get(pathway, "safe_contact_made")
-
+from referral_hub.core.validation import Problem
 
 def contact_event(referral: dict, event_type: str, at: datetime) -> dict:
     """A contacts.v1 record; the same report twice has the same event_id."""

@@ -8,7 +8,7 @@ import uuid
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from .settings import KafkaSettings
+from referral_hub.settings import KafkaSettings
 
 
 LIBRDKAFKA_LOG = logging.getLogger("librdkafka")  # its lines join our JSON logs

@@ -11,7 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from .records import is_first_contact_type
+QUALIFYING_CONTACT = {"ENCOMPASS": "acknowledged"}  # every other pathway: safe_contact_made
+
+
+def is_first_contact_type(pathway: str, event_type: str) -> bool:
+    """Which event stops the time-to-contact clock for this pathway (spec: Time to contact)."""
+    return event_type == QUALIFYING_CONTACT.get(pathway, "safe_contact_made")
+
 
 REMINDER_EVERY = timedelta(days=1)
 DUE_SOON = timedelta(minutes=30)

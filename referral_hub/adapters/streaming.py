@@ -8,9 +8,9 @@ import faust
 from mode import CrashingSupervisor
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from .every_event import EveryEvent
-from .kafka import ensure_topics
-from .settings import HubSettings, KafkaSettings
+from referral_hub.adapters.every_event import EveryEvent
+from referral_hub.adapters.kafka import ensure_topics
+from referral_hub.settings import HubSettings, KafkaSettings
 
 
 def faust_app(app_id: str, settings: HubSettings, host: str, port: int) -> faust.App:
@@ -48,7 +48,7 @@ def faust_app(app_id: str, settings: HubSettings, host: str, port: int) -> faust
 
 
 def agent(app: faust.App, topic: faust.TopicT):
-    """An agent over the topic's events, none skipped (referral_hub/every_event.py): the
+    """An agent over the topic's events, none skipped (referral_hub/adapters/every_event.py): the
     decorated function gets those events, not faust's stream. Its crash stops the worker:
     a process that exits is restarted by its supervisor and fails its health check; an
     agent that died quietly routes nothing."""

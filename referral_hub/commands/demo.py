@@ -15,17 +15,17 @@ from pathlib import Path
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from services.notify.sample_receiver import SampleReceiver
+from referral_hub.services.notify.sample_receiver import SampleReceiver
 
-from .avro import AvroCodec
-from .config import HubConfig, load_config
-from .kafka import replay_consumer
-from .route import routed_lines
-from .rules import Decision
-from .settings import REPO_ROOT, HubSettings, KafkaSettings
-from .stack import LocalBroker, Services
-from .topics import CONTACTS, OVERDUE
-from .validation import Refused
+from referral_hub.adapters.avro import AvroCodec
+from referral_hub.config import HubConfig, load_config
+from referral_hub.adapters.kafka import replay_consumer
+from referral_hub.commands.route import routed_lines
+from referral_hub.core.rules import Decision
+from referral_hub.settings import REPO_ROOT, HubSettings, KafkaSettings
+from referral_hub.commands.stack import LocalBroker, Services, running_hub
+from referral_hub.adapters.topics import CONTACTS, OVERDUE
+from referral_hub.core.validation import Refused
 
 SAMPLES = REPO_ROOT / "samples" / "incidents.jsonl"
 DEMO_API_KEYS = {"merseyside": "demo-merseyside-key-not-for-production",
@@ -238,3 +238,26 @@ def run_demo(services: Services, broker: LocalBroker, config_dir: Path,
           f"contacted are past their deadline and on overdue.v1, their areas' escalation contacts told.")
     webhook_ok = by_webhook == {rid for rid, d in expected.items() if d.recipient == "st-helens-idva"}
     return 0 if sum(timed.values()) == reported and overdue.keys() == uncontacted and webhook_ok else 1
+
+
+def demo() -> int:
+    """`referral-hub demo`: an empty local broker, the services on the demo's clock and
+    configuration, the sample webhook receiver, then run_demo; everything stopped after."""
+    run_dir = REPO_ROOT / ".run"
+    run_dir.mkdir(exist_ok=True)  # a fresh clone has none
+    broker = LocalBroker(run_dir=run_dir / "demo-kafka")
+    broker.reset()  # each demo starts from an empty broker, so its table is its own
+    # The demo's services live at fixed times, whatever the machine's date: run_demo moves
+    # this clock from the last sample's report to DEMO_NOW.
+    clock = DemoClock(run_dir / "demo-clock", demo_start(sample_lines()))
+    receiver = SampleReceiver(DEMO_WEBHOOK_PORT, DEMO_WEBHOOK_SECRET.encode(), answer_for_seconds=0)
+    config_dir = demo_configuration(run_dir / "demo-config", f"http://127.0.0.1:{DEMO_WEBHOOK_PORT}")
+    receiver.start()
+    try:
+        with running_hub(broker, run_dir / "demo-logs",
+                         {"RH_CLOCK_FILE": str(clock.file), "RH_OVERDUE_CHECK_SECONDS": "1",
+                          "RH_CONFIG_DIR": str(config_dir),
+                          DEMO_WEBHOOK_SECRET_VARIABLE: DEMO_WEBHOOK_SECRET}) as services:
+            return run_demo(services, broker, config_dir, receiver, clock)
+    finally:
+        receiver.stop()

@@ -5,9 +5,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from .config import ConfigError, load_config
-from .logs import configure_logging
-from .settings import HubSettings
+from referral_hub.config import ConfigError, load_config
+from referral_hub.adapters.logs import configure_logging
+from referral_hub.settings import HubSettings
 
 SERVICES = ("ingest", "router", "notify")
 
@@ -16,17 +16,17 @@ def _service(name: str, settings: HubSettings) -> int:
     configure_logging(name, settings.log_level)
     config = load_config(settings.config_dir)
     if name == "ingest":
-        from services.ingest.main import run
+        from referral_hub.services.ingest.main import run
     elif name == "router":
-        from services.router.main import run
+        from referral_hub.services.router.main import run
     else:
-        from services.notify.main import run
+        from referral_hub.services.notify.main import run
     run(settings, config)
     return 0
 
 
 def _route(args: argparse.Namespace, settings: HubSettings) -> int:
-    from .route import compare_lines, route_lines
+    from referral_hub.commands.route import compare_lines, route_lines
     if args.compare:
         old, new = (load_config(path) for path in args.compare)
         return compare_lines(sys.stdin, sys.stdout, old, new)
@@ -70,16 +70,19 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "route":
             return _route(args, settings)
         if args.command == "report":
-            from .report import report_command
+            from referral_hub.commands.report import report_command
             return report_command(settings, args.month, args.csv, args.chart)
         if args.command == "load-month":
-            from .sample_month import load_month
+            from referral_hub.commands.sample_month import load_month
             return load_month(settings, args.directory, sys.stdout, sys.stderr)
         if args.command == "watch":
-            from .watch import watch
+            from referral_hub.commands.watch import watch
             return watch(settings, args.topic)
-        from . import stack
-        return stack.up() if args.command == "up" else stack.demo()
+        if args.command == "up":
+            from referral_hub.commands.stack import up
+            return up()
+        from referral_hub.commands.demo import demo
+        return demo()
     except ConfigError as exc:
         print(f"configuration error:\n{exc}", file=sys.stderr)
         return 78  # EX_CONFIG

@@ -10,10 +10,10 @@ import threading
 
 from confluent_kafka import TopicPartition
 
-from .kafka import make_consumer
-from .logs import get_logger
-from .metrics import CONSUMER_LAG
-from .settings import KafkaSettings
+from referral_hub.adapters.kafka import make_consumer
+from referral_hub.adapters.logs import get_logger
+from referral_hub.adapters.metrics import CONSUMER_LAG
+from referral_hub.settings import KafkaSettings
 
 log = get_logger()
 

@@ -24,8 +24,8 @@ from typing import Literal
 import faust
 from faust.types import TP
 
-from .logs import get_logger
-from .metrics import SKIPPED_EVENTS
+from referral_hub.adapters.logs import get_logger
+from referral_hub.adapters.metrics import SKIPPED_EVENTS
 
 log = get_logger()
 SEEK_AGAIN_AFTER_SECONDS = 3.0

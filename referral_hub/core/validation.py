@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 from pydantic import ValidationError
 
-from .config import HubConfig
-from .incident import Incident, age_on
+from referral_hub.config import HubConfig
+from referral_hub.core.incident import Incident, age_on
 
 
 @dataclass(frozen=True)

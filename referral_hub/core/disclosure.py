@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import hashlib
 
-from .config import HubConfig
-from .incident import Child, Incident
-from .rules import Decision, risk_level
+from referral_hub.config import HubConfig
+from referral_hub.core.incident import Child, Incident
+from referral_hub.core.rules import Decision, risk_level
 
 RECORD_TYPES = {
     "MARAC": "recipient-risk", "IDVA": "recipient-risk",

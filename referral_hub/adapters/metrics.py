@@ -49,7 +49,7 @@ CONSUMER_LAG = Gauge("referral_hub_consumer_lag_messages",
                      ["group", "topic"])
 SKIPPED_EVENTS = Counter("referral_hub_skipped_events_total",
                          "Events faust's consumer skipped and the service read again "
-                         "(referral_hub/every_event.py)", ["topic"])
+                         "(referral_hub/adapters/every_event.py)", ["topic"])
 WEBHOOK_ATTEMPTS = Counter("referral_hub_webhook_attempts_total",
                            "POSTs to recipients' webhooks, by outcome (delivered: a 2xx answer)",
                            ["recipient", "outcome"])

@@ -1,7 +1,8 @@
 """The local hub: broker and the three services as child processes.
 
-Used by `make up` (until interrupted), `make demo` (sample incidents, a table, exit) and
-the integration tests (a session fixture), so all three run the hub the same way.
+Used by `make up` (until interrupted), `make demo` (commands/demo.py: sample incidents, a
+table, exit) and the integration tests (a session fixture), so all three run the hub the
+same way.
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from typing import Iterator
 
 import httpx
 
-from .settings import REPO_ROOT
+from referral_hub.settings import REPO_ROOT
 
 BROKER_SCRIPT = REPO_ROOT / "deploy" / "kafka" / "broker.sh"
 SERVICES = ("ingest", "router", "notify")
@@ -86,7 +87,7 @@ class Services:
             self.log_dir.mkdir(parents=True, exist_ok=True)
             output = open(self.log_dir / f"{name}.log", "ab")
         self.processes[name] = subprocess.Popen(
-            [sys.executable, "-m", "referral_hub.cli", name], env=os.environ | self.env,
+            [sys.executable, "-m", "referral_hub.commands.cli", name], env=os.environ | self.env,
             stdout=output, stderr=output, cwd=REPO_ROOT)
 
     def wait_healthy(self, timeout: float) -> None:
@@ -165,37 +166,3 @@ def up() -> int:
         except KeyboardInterrupt:
             pass
     return 0
-
-
-def demo() -> int:
-    from services.notify.sample_receiver import SampleReceiver
-
-    from .demo import (
-        DEMO_WEBHOOK_PORT,
-        DEMO_WEBHOOK_SECRET,
-        DEMO_WEBHOOK_SECRET_VARIABLE,
-        DemoClock,
-        demo_configuration,
-        demo_start,
-        run_demo,
-        sample_lines,
-    )
-    run_dir = REPO_ROOT / ".run"
-    run_dir.mkdir(exist_ok=True)  # a fresh clone has none
-    broker = LocalBroker(run_dir=run_dir / "demo-kafka")
-    broker.reset()  # each demo starts from an empty broker, so its table is its own
-    # The demo's services live at fixed times, whatever the machine's date: run_demo moves
-    # this clock from the last sample's report to DEMO_NOW (see demo.py).
-    clock = DemoClock(run_dir / "demo-clock", demo_start(sample_lines()))
-    log_dir = run_dir / "demo-logs"
-    receiver = SampleReceiver(DEMO_WEBHOOK_PORT, DEMO_WEBHOOK_SECRET.encode(), answer_for_seconds=0)
-    config_dir = demo_configuration(REPO_ROOT / ".run" / "demo-config",
-                                    f"http://127.0.0.1:{DEMO_WEBHOOK_PORT}")
-    receiver.start()
-    try:
-        with running_hub(broker, log_dir, {"RH_CLOCK_FILE": str(clock.file), "RH_OVERDUE_CHECK_SECONDS": "1",
-                                           "RH_CONFIG_DIR": str(config_dir),
-                                           DEMO_WEBHOOK_SECRET_VARIABLE: DEMO_WEBHOOK_SECRET}) as services:
-            return run_demo(services, broker, config_dir, receiver, clock)
-    finally:
-        receiver.stop()

@@ -1,7 +1,7 @@
 """Signed links for a school's Key Adult to acknowledge an Operation Encompass email.
 
 A token names exactly one referral and nothing else: it is the referral id itself
-(``ref-`` and 24 hex digits, derived from a hash in ``referral_hub/rules.py``, so no personal
+(``ref-`` and 24 hex digits, derived from a hash in ``referral_hub/core/rules.py``, so no personal
 data), a timestamp and a signature, ``ref-….<time>.<signature>``, URL-safe as it is. It is
 signed (itsdangerous TimestampSigner, HMAC-SHA256 over a derived key) with the hub's secret
 (``RH_ACK_SECRET``) and a salt of its own, so a token made for another purpose with the same

@@ -10,11 +10,11 @@ import json
 from dataclasses import dataclass, field
 from typing import Iterable, TextIO
 
-from .config import HubConfig
-from .incident import Incident
-from .rules import (Decision, History, PerpetratorHistory, VictimHistory, decide,
-                    perpetrator_key)
-from .validation import Refused, parse_incident
+from referral_hub.config import HubConfig
+from referral_hub.core.incident import Incident
+from referral_hub.core.history import History, PerpetratorHistory, VictimHistory
+from referral_hub.core.rules import Decision, decide, perpetrator_key
+from referral_hub.core.validation import Refused, parse_incident
 
 
 @dataclass

@@ -43,13 +43,13 @@ from typing import TextIO, get_args
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
 
-from .avro import AvroCodec, UnknownSchema
-from .config import HubConfig, Pathway, load_config
-from .incident import UK
-from .kafka import replay_consumer
-from .records import is_first_contact_type
-from .settings import HubSettings, KafkaSettings
-from .topics import CONTACTS, INCIDENTS, INCIDENTS_DLQ, REFERRALS
+from referral_hub.adapters.avro import AvroCodec, UnknownSchema
+from referral_hub.config import HubConfig, Pathway, load_config
+from referral_hub.core.incident import UK
+from referral_hub.adapters.kafka import replay_consumer
+from referral_hub.core.timeliness import is_first_contact_type
+from referral_hub.settings import HubSettings, KafkaSettings
+from referral_hub.adapters.topics import CONTACTS, INCIDENTS, INCIDENTS_DLQ, REFERRALS
 
 PATHWAYS: tuple[str, ...] = get_args(Pathway)
 NOTES = (

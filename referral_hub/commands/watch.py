@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import json
 
-from .avro import AvroCodec, UnknownSchema
-from .kafka import replay_consumer
-from .settings import HubSettings
+from referral_hub.adapters.avro import AvroCodec, UnknownSchema
+from referral_hub.adapters.kafka import replay_consumer
+from referral_hub.settings import HubSettings
 
 
 def watch(settings: HubSettings, topic: str) -> int:

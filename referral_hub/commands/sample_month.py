@@ -28,16 +28,16 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TextIO
 
-from .avro import AvroCodec
-from .config import HubConfig, load_config
-from .incident import Incident
-from .kafka import ensure_topics, make_producer, produce_and_wait
-from .records import contact_event, dead_letter
-from .route import OfflineRouter
-from .rules import Decision, referral_id
-from .settings import HubSettings
-from .topics import CONTACTS, INCIDENTS, INCIDENTS_DLQ, REFERRALS
-from .validation import Refused, parse_incident
+from referral_hub.adapters.avro import AvroCodec
+from referral_hub.config import HubConfig, load_config
+from referral_hub.core.incident import Incident
+from referral_hub.adapters.kafka import ensure_topics, make_producer, produce_and_wait
+from referral_hub.adapters.records import contact_event, dead_letter
+from referral_hub.commands.route import OfflineRouter
+from referral_hub.core.rules import Decision, referral_id
+from referral_hub.settings import HubSettings
+from referral_hub.adapters.topics import CONTACTS, INCIDENTS, INCIDENTS_DLQ, REFERRALS
+from referral_hub.core.validation import Refused, parse_incident
 
 DELIVERY_DELAY = timedelta(minutes=1)  # notify's usual time from decision to delivery
 CONTACT_TYPES = ("delivered", "acknowledged", "contact_attempted", "safe_contact_made",

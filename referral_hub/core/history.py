@@ -1,0 +1,87 @@
+"""Each person's history as the rules see it: earlier incidents by victim and by
+perpetrator, and whether they were referred to MARAC or MATAC (spec: pathways.md, History).
+
+The router keeps one per person (force and person id) in a faust table; `referral-hub
+route` keeps them in memory. Both build it with `after`, from the decisions the rules made.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import TYPE_CHECKING
+
+from referral_hub.config import HubConfig
+from referral_hub.core.incident import UK, Incident
+
+if TYPE_CHECKING:
+    from referral_hub.core.rules import Decision
+
+@dataclass(frozen=True)
+class PriorIncident:
+    """An earlier incident with the same victim, as the router remembers it."""
+    reference: str
+    reported_at: datetime
+    referred_to_marac: bool
+
+
+@dataclass(frozen=True)
+class PerpetratorIncident:
+    """An incident recorded against a perpetrator, with whom it was against."""
+    reference: str
+    victim_key: str
+    reported_at: datetime
+    referred_to_matac: bool
+
+
+def uk_day(moment: datetime) -> date:
+    return moment.astimezone(UK).date()
+
+
+def _forget_older(entries: tuple, keep_days: int) -> tuple:
+    """Drop what lies outside every rule's window, counted back from the newest entry."""
+    newest = max(uk_day(e.reported_at) for e in entries)
+    return tuple(e for e in entries if (newest - uk_day(e.reported_at)).days <= keep_days)
+
+
+@dataclass(frozen=True)
+class _PersonHistory:
+    incidents: tuple = ()
+
+    def has(self, reference: str) -> bool:
+        return any(prior.reference == reference for prior in self.incidents)
+
+    def after(self, incident: Incident, decisions: list[Decision], config: HubConfig):
+        """The history this person's next incident sees, forgetting what no rule of the
+        incident's area looks back to."""
+        if self.has(incident.reference):
+            return self
+        entry = self.remembered(incident, decisions)
+        keep_days = config.areas[incident.local_authority].windows.longest_days
+        return type(self)(_forget_older((*self.incidents, entry), keep_days))
+
+
+@dataclass(frozen=True)
+class VictimHistory(_PersonHistory):
+    incidents: tuple[PriorIncident, ...] = ()
+
+    @staticmethod
+    def remembered(incident: Incident, decisions: list[Decision]) -> PriorIncident:
+        return PriorIncident(incident.reference, incident.reported_at,
+                             any(d.pathway == "MARAC" for d in decisions))
+
+
+@dataclass(frozen=True)
+class PerpetratorHistory(_PersonHistory):
+    incidents: tuple[PerpetratorIncident, ...] = ()
+
+    @staticmethod
+    def remembered(incident: Incident, decisions: list[Decision]) -> PerpetratorIncident:
+        return PerpetratorIncident(incident.reference, incident.key, incident.reported_at,
+                                   any(d.pathway == "MATAC" for d in decisions))
+
+
+@dataclass(frozen=True)
+class History:
+    """What the hub knew before this incident, about its victim and its perpetrator."""
+    victim: VictimHistory = VictimHistory()
+    perpetrator: PerpetratorHistory = PerpetratorHistory()
