@@ -8,13 +8,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from referral_hub.config import HubConfig
 from referral_hub.core.incident import UK, Incident
 
-if TYPE_CHECKING:
-    from referral_hub.core.rules import Decision
+
+class Decision(Protocol):
+    """What history needs of a rules decision (rules.Decision), without importing the rules."""
+    pathway: str
 
 @dataclass(frozen=True)
 class PriorIncident:
