@@ -3,7 +3,8 @@
 POST /v1/incidents                      202 accepted, 401 no valid key, 413 too large, 422 refused
 POST /v1/referrals/{referral_id}/events 202 recorded (200 if already), 401 no recipient token,
                                         403 not your referral, 404 unknown, 422 bad event
-GET  /healthz, /metrics, /docs, /openapi.json
+GET  /healthz, /docs, /openapi.json
+/metrics is on a port of its own (RH_INGEST_METRICS_PORT, services/ingest/main.py).
 """
 from __future__ import annotations
 
@@ -11,12 +12,11 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Literal
 
-from fastapi import Depends, FastAPI, HTTPException, Request, Response
+from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
 from referral_hub.adapters.clock import Clock
@@ -175,10 +175,6 @@ def create_app(intake: Intake, index: ReferralIndex, raw: RawTopicValidator | No
         if stopped:
             return JSONResponse({"status": "failing", "stopped": stopped}, status_code=503)
         return {"status": "ok"}
-
-    @app.get("/metrics")
-    async def metrics():
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     if encompass:  # the Key Adult's acknowledgement link, from the Encompass email
         app.include_router(acknowledgement_routes(

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import uvicorn
+from prometheus_client import start_http_server
 
 from referral_hub.adapters.avro import AvroCodec
 from referral_hub.config import HubConfig
@@ -25,7 +26,8 @@ def run(settings: HubSettings, config: HubConfig) -> None:
     encompass = EncompassNotifications(intake, recorded) if settings.ack_secret else None
     app = create_app(intake, ReferralIndex(settings.kafka, codec), RawTopicValidator(intake),
                      recorded, encompass)
+    start_http_server(settings.ingest_metrics_port, settings.ingest_metrics_host)
     get_logger().info("ingest_starting", host=settings.ingest_host, port=settings.ingest_port,
-                      config_version=config.version)
+                      metrics_port=settings.ingest_metrics_port, config_version=config.version)
     uvicorn.run(app, host=settings.ingest_host, port=settings.ingest_port,
                 log_config=None, access_log=False)

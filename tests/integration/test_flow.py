@@ -75,7 +75,7 @@ def time_to_contact(hub, pathway) -> float:
 
 def hub_metrics(hub, service) -> str:
     import httpx
-    return httpx.get(hub.urls()[service] + "/metrics", timeout=5).text
+    return httpx.get(hub.metrics_urls()[service] + "/metrics", timeout=5).text
 
 
 def test_safe_contact_made_shows_in_the_time_to_contact_histogram(api, topic, hub):
