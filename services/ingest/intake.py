@@ -5,6 +5,7 @@ dead-letter topic with every problem and the payload, and a count. Nothing in be
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from confluent_kafka import Producer
@@ -21,6 +22,22 @@ from referral_hub.adapters.topics import INCIDENTS, INCIDENTS_DLQ
 from referral_hub.core.validation import Problem, Refused, parse_incident
 
 log = get_logger()
+
+
+def _contract_names(schema) -> set[str]:
+    if isinstance(schema, dict):
+        return set(schema.get("properties", {})) | {n for v in schema.values() for n in _contract_names(v)}
+    return {n for v in schema for n in _contract_names(v)} if isinstance(schema, list) else set()
+
+
+CONTRACT_NAMES = frozenset(_contract_names(Incident.model_json_schema()) | {"(body)"})
+
+
+def loggable_path(path: str) -> str:
+    """A problem's path with every name the contract does not have shown as `?`: a name
+    the sender made up (an unknown or repeated member) may hold anything, personal data too."""
+    return re.sub(r"[^.\[\]]+", lambda name: name[0] if name[0] in CONTRACT_NAMES
+                  or name[0].isdigit() else "?", path)
 
 
 @dataclass
@@ -62,4 +79,4 @@ class Intake:
         INCIDENTS_REFUSED.labels(source, reason).inc()
         DEAD_LETTERS.labels(source).inc()
         log.warning("incident_refused", source=source, reason=reason,
-                    paths=[p.path for p in problems])
+                    paths=[loggable_path(p.path) for p in problems])
