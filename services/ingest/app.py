@@ -22,7 +22,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict
 from referral_hub.adapters.clock import Clock
 from referral_hub.config import Recipient
 from referral_hub.core.incident import Incident
-from referral_hub.adapters.kafka import produce_and_wait
+from referral_hub.adapters.kafka import NotConfirmed, produce_and_wait
 from referral_hub.adapters.logs import get_logger
 from referral_hub.adapters.metrics import CONTACT_EVENTS, INCIDENTS_REFUSED
 from referral_hub.adapters.records import contact_event
@@ -55,6 +55,18 @@ class FieldProblem(BaseModel):
 
 class RefusedBody(BaseModel):
     detail: list[FieldProblem]
+
+
+class NotKept(BaseModel):
+    """503: the broker did not confirm the write in time. Sending the same request again is
+    always safe: the same incident (force, incident_id, version) or the same report changes
+    nothing the second time."""
+    status: Literal["not confirmed"] = "not confirmed"
+    detail: str = ("the hub could not confirm that it kept this request; it may or may not have. "
+                   "Send the same request again after Retry-After seconds: resending is always safe")
+
+
+RETRY_AFTER_SECONDS = 10
 
 
 class ContactReport(BaseModel):
@@ -118,6 +130,12 @@ def create_app(intake: Intake, index: ReferralIndex, raw: RawTopicValidator | No
     async def field_problems(_request, exc: RequestValidationError):
         return _refused([Problem(".".join(str(p) for p in e["loc"][1:]) or "(body)", e["msg"])
                          for e in exc.errors()])
+
+    @app.exception_handler(NotConfirmed)
+    async def not_confirmed(_request, _exc: NotConfirmed):
+        log.warning("write_not_confirmed", source=HTTP)
+        return JSONResponse(NotKept().model_dump(), status_code=503,
+                            headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
 
     @app.post("/v1/incidents", status_code=202, response_model=Accepted,
               responses={401: {}, 413: {"model": RefusedBody}, 422: {"model": RefusedBody}},

@@ -27,7 +27,9 @@ def run(settings: HubSettings, config: HubConfig) -> None:
     app = create_app(intake, ReferralIndex(settings.kafka, codec), RawTopicValidator(intake),
                      recorded, encompass)
     start_http_server(settings.ingest_metrics_port, settings.ingest_metrics_host)
-    get_logger().info("ingest_starting", host=settings.ingest_host, port=settings.ingest_port,
-                      metrics_port=settings.ingest_metrics_port, config_version=config.version)
+    log = get_logger()
+    log.info("ingest_metrics_serving", host=settings.ingest_metrics_host, port=settings.ingest_metrics_port)
+    log.info("ingest_starting", host=settings.ingest_host, port=settings.ingest_port,
+             config_version=config.version)
     uvicorn.run(app, host=settings.ingest_host, port=settings.ingest_port,
                 log_config=None, access_log=False)
