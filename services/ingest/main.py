@@ -12,6 +12,7 @@ from referral_hub.settings import HubSettings
 from referral_hub.adapters.topics import CORE_TOPICS
 
 from .app import create_app
+from .bounded_head import HEAD_BYTES, BoundedHeadProtocol
 from .encompass_store import EncompassNotifications
 from .intake import Intake
 from .raw_topic import RawTopicValidator
@@ -32,4 +33,5 @@ def run(settings: HubSettings, config: HubConfig) -> None:
     log.info("ingest_starting", host=settings.ingest_host, port=settings.ingest_port,
              config_version=config.version)
     uvicorn.run(app, host=settings.ingest_host, port=settings.ingest_port,
-                log_config=None, access_log=False)
+                log_config=None, access_log=False,
+                http=BoundedHeadProtocol, h11_max_incomplete_event_size=HEAD_BYTES)
