@@ -29,7 +29,7 @@ from referral_hub.adapters.logs import get_logger
 from referral_hub.adapters.metrics import CONTACT_EVENTS, INCIDENTS_REFUSED
 from referral_hub.adapters.records import contact_event
 from referral_hub.adapters.lag import LagReporter
-from referral_hub.adapters.topics import CONTACTS, INCIDENTS_RAW
+from referral_hub.adapters.topics import CONTACTS, raw_topics
 from referral_hub.core.validation import Problem, Refused
 
 from .acknowledge import acknowledgement_routes
@@ -66,7 +66,7 @@ def create_app(intake: Intake, index: ReferralIndex, raw: RawTopicValidator | No
 
     @asynccontextmanager
     async def lifespan(_app):
-        lag = LagReporter(intake.settings.kafka, RAW_GROUP_ID, [INCIDENTS_RAW])
+        lag = LagReporter(intake.settings.kafka, RAW_GROUP_ID, raw_topics(intake.config.forces))
         index.start()
         recorded.start()
         if encompass:

@@ -18,7 +18,7 @@ from referral_hub.adapters.logs import get_logger
 from referral_hub.adapters.metrics import DEAD_LETTERS, INCIDENTS_ACCEPTED, INCIDENTS_REFUSED
 from referral_hub.adapters.records import dead_letter
 from referral_hub.settings import HubSettings
-from referral_hub.adapters.topics import INCIDENTS, INCIDENTS_DLQ
+from referral_hub.adapters.topics import INCIDENTS, INCIDENTS_DLQ, raw_topics
 from referral_hub.core.validation import Problem, Refused, parse_incident
 
 log = get_logger()
@@ -49,18 +49,20 @@ class Intake:
 
     def __post_init__(self) -> None:
         # Series that exist from the start let Prometheus's increase() see the first one.
-        for source in ("http", "incidents.raw.v1"):
+        for source in ("http", *raw_topics(self.config.forces)):
             DEAD_LETTERS.labels(source)
 
     def take(self, body: bytes, source: str, force: str | None = None) -> Incident:
         """Validate and publish; raise Refused (after dead-lettering) when it cannot be taken.
 
-        `force` is the force an API key authenticated; the body must name the same one.
+        `force` is the force an API key authenticated, or whose raw topic it came from;
+        the body must name the same one.
         """
         try:
             incident = parse_incident(body, self.config)
             if force is not None and incident.force != force:
-                raise Refused([Problem("force", "does not match the force of the API key")])
+                vouched_by = "the API key" if source == "http" else "the topic"
+                raise Refused([Problem("force", f"does not match the force of {vouched_by}")])
         except Refused as refused:
             self.refuse(source, refused.problems, body, len(body), force, reason="invalid")
             raise

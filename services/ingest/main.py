@@ -9,7 +9,7 @@ from referral_hub.config import HubConfig
 from referral_hub.adapters.kafka import ensure_topics, make_producer
 from referral_hub.adapters.logs import get_logger
 from referral_hub.settings import HubSettings
-from referral_hub.adapters.topics import CORE_TOPICS
+from referral_hub.adapters.topics import CORE_TOPICS, raw_topics
 
 from .app import create_app
 from .bounded_head import HEAD_BYTES, BoundedHeadProtocol
@@ -20,7 +20,7 @@ from .referral_index import RecordedEvents, ReferralIndex
 
 
 def run(settings: HubSettings, config: HubConfig) -> None:
-    ensure_topics(settings.kafka, CORE_TOPICS)
+    ensure_topics(settings.kafka, [*CORE_TOPICS, *raw_topics(config.forces)])
     codec = AvroCodec(settings.schema_dir)
     intake = Intake(settings, config, codec, make_producer(settings.kafka))
     recorded = RecordedEvents(settings.kafka, codec)
