@@ -35,8 +35,7 @@ from referral_hub.core.validation import Problem, Refused
 from .acknowledge import acknowledgement_routes
 from .api_docs import (CONTACT_RESPONSES, DESCRIPTION, HEALTH_RESPONSES, INCIDENT_EXAMPLE,
                        INCIDENT_REQUEST, INCIDENT_RESPONSES, INCIDENT_SCHEMA_DESCRIPTION,
-                       RETRY_AFTER_SECONDS, TAGS,
-                       Accepted, NotKept, Recorded)
+                       RETRY_AFTER_SECONDS, TAGS, Accepted, NotKept, Recorded)
 from .encompass_store import EncompassNotifications
 from .intake import Intake
 from .raw_topic import GROUP_ID as RAW_GROUP_ID, RawTopicValidator
