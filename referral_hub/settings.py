@@ -44,6 +44,9 @@ class HubSettings(BaseSettings):
     schema_dir: Path = REPO_ROOT / "schemas" / "avro"
     ingest_host: str = "127.0.0.1"
     ingest_port: int = 8080
+    # /metrics of ingest has an address of its own, so the API can be public without it.
+    ingest_metrics_host: str = "127.0.0.1"
+    ingest_metrics_port: int = 8083
     router_host: str = "127.0.0.1"
     router_port: int = 8081
     notify_host: str = "127.0.0.1"

@@ -18,25 +18,41 @@ def _client_config(settings: KafkaSettings) -> dict:
     return settings.confluent() | {"logger": LIBRDKAFKA_LOG}
 
 
+DELIVERY_TIMEOUT_SECONDS = 10
+
+
+class NotConfirmed(Exception):
+    """The broker did not confirm a write within DELIVERY_TIMEOUT_SECONDS. The record may
+    be on the broker (a write can land as its confirmation is lost) or not; either way the
+    producer has given it up, so it will not be written later."""
+
+
 def make_producer(settings: KafkaSettings) -> Producer:
     # acks=all with idempotence: an accepted notification is on the broker, once.
     # murmur2 as in Java and aiokafka (faust): one key, one partition, whoever writes it.
+    # A record not confirmed in DELIVERY_TIMEOUT_SECONDS is given up (librdkafka's default
+    # is 5 minutes): produce_and_wait's caller learns its fate before it answers anyone.
     return Producer(_client_config(settings) | {"acks": "all", "enable.idempotence": True,
-                                                "linger.ms": 5, "partitioner": "murmur2_random"})
+                                                "linger.ms": 5, "partitioner": "murmur2_random",
+                                                "message.timeout.ms": DELIVERY_TIMEOUT_SECONDS * 1000})
 
 
-def produce_and_wait(producer: Producer, topic: str, key: str, value: bytes,
-                     timeout: float = 10.0) -> None:
-    """Write one record and return only once the broker has it (raise otherwise)."""
-    failures = []
+def produce_and_wait(producer: Producer, topic: str, key: str, value: bytes) -> None:
+    """Write one record and return only once the broker has it; raise NotConfirmed once
+    the producer has given it up."""
+    outcome = []
 
     def on_delivery(err, _msg):
-        if err is not None:
-            failures.append(err)
+        outcome.append(err)
 
-    producer.produce(topic, key=key.encode(), value=value, on_delivery=on_delivery)
-    if producer.flush(timeout) or failures:
-        raise KafkaException(failures[0] if failures else f"no acknowledgement from {topic}")
+    try:
+        producer.produce(topic, key=key.encode(), value=value, on_delivery=on_delivery)
+    except BufferError:  # the producer's queue is full: the broker has been away a while
+        raise NotConfirmed(f"{topic}: the producer's queue is full") from None
+    # The delivery report comes within the message timeout; the margin is for a loaded machine.
+    producer.flush(DELIVERY_TIMEOUT_SECONDS + 5)
+    if not outcome or outcome[0] is not None:
+        raise NotConfirmed(f"{topic}: {outcome[0] if outcome else 'no delivery report'}")
 
 
 def make_consumer(settings: KafkaSettings, group_id: str) -> Consumer:

@@ -5,12 +5,26 @@ import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import faust
+from faust.web import drivers as web_drivers
+from faust.web.drivers.aiohttp import Web as AiohttpWeb
 from mode import CrashingSupervisor
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from referral_hub.adapters.every_event import EveryEvent
 from referral_hub.adapters.kafka import ensure_topics
 from referral_hub.settings import HubSettings, KafkaSettings
+
+
+class OwnPagesOnly(AiohttpWeb):
+    """faust's web server without faust's own pages, only those faust_app adds. faust's
+    /table/<name>/<key>/ hands a table's records (a victim's history, a recipient's
+    record) to anyone who can reach the port; /router, /graph, / and /assignment describe
+    the workers. The hub serves no table over HTTP, so none of them is needed."""
+    default_blueprints = production_blueprints = debug_blueprints = optional_blueprints = ()
+
+
+WEB_DRIVER = "hub-own-pages"
+web_drivers.DRIVERS.aliases[WEB_DRIVER] = f"{__name__}:OwnPagesOnly"
 
 
 def faust_app(app_id: str, settings: HubSettings, host: str, port: int) -> faust.App:
@@ -32,7 +46,7 @@ def faust_app(app_id: str, settings: HubSettings, host: str, port: int) -> faust
         topic_replication_factor=kafka.topic_replication_factor,
         topic_allow_declare=True,
         web_bind=host, web_host=host, web_port=port,
-        web_enabled=True,
+        web_enabled=True, web=f"{WEB_DRIVER}://",
     )
 
     @app.page("/healthz")

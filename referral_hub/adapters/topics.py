@@ -1,5 +1,8 @@
-"""Topic names. Recipient topics come from configuration (see HubConfig.recipient_topics)."""
-INCIDENTS_RAW = "incidents.raw.v1"    # JSON from police systems that publish to Kafka
+"""Topic names. Recipient topics come from configuration (see HubConfig.recipient_topics),
+and so do the raw input topics, one per configured force (raw_topics below)."""
+from collections.abc import Iterable
+
+RAW_PREFIX, RAW_SUFFIX = "incidents.raw.", ".v1"  # JSON from a force's systems that publish to Kafka
 INCIDENTS = "incidents.v1"            # validated notifications, Avro, key force:victim
 INCIDENTS_DLQ = "incidents.dlq.v1"    # refused input with every reason
 INCIDENTS_BY_PERPETRATOR = "incidents.by-perpetrator.v1"  # router's repartition, key force:perpetrator
@@ -12,5 +15,19 @@ OVERDUE = "overdue.v1"                # referrals past due_at without contact, k
 REFERRAL_CHECKS = "referral-checks.v1"  # router's own: "is this one overdue now?", key referral_id
 WEBHOOK_RETRIES = "webhook-retries.v1"  # notify's own: "retry this recipient's webhook now", key force:victim
 
-CORE_TOPICS = (INCIDENTS_RAW, INCIDENTS, INCIDENTS_DLQ, INCIDENTS_BY_PERPETRATOR, REFERRALS, DELIVERIES,
+CORE_TOPICS = (INCIDENTS, INCIDENTS_DLQ, INCIDENTS_BY_PERPETRATOR, REFERRALS, DELIVERIES,
                DELIVERIES_DLQ, CONTACTS, AUDIT, OVERDUE, REFERRAL_CHECKS, WEBHOOK_RETRIES)
+
+
+def raw_topic(force: str) -> str:
+    """The one force's raw input topic: what is on it speaks for that force alone, so a
+    broker ACL that lets each force write only its own topic is all the authentication."""
+    return f"{RAW_PREFIX}{force}{RAW_SUFFIX}"
+
+
+def raw_topics(forces: Iterable[str]) -> list[str]:
+    return [raw_topic(force) for force in forces]
+
+
+def force_of_raw_topic(topic: str) -> str:
+    return topic.removeprefix(RAW_PREFIX).removesuffix(RAW_SUFFIX)

@@ -55,6 +55,7 @@ class Services:
     """The ingest, router and notify processes on loopback, configured through RH_* variables."""
     broker: LocalBroker
     ports: tuple[int, int, int] = (8080, 8081, 8082)
+    ingest_metrics_port: int = 8083  # ingest's /metrics; router and notify serve it on their ports
     log_dir: Path | None = None  # None: the services log to this terminal
     # None: memory, rebuilt from the broker's changelogs at every start, so never out of
     # step with a reset broker. A directory: RocksDB there, as in production.
@@ -68,13 +69,18 @@ class Services:
         state = {"RH_STATE_STORE": "rocksdb://", "RH_STATE_DIR": str(self.state_dir)} \
             if self.state_dir else {"RH_STATE_STORE": "memory://"}
         return {"RH_KAFKA_BOOTSTRAP_SERVERS": self.broker.bootstrap, "RH_INGEST_PORT": str(ingest),
+                "RH_INGEST_METRICS_PORT": str(self.ingest_metrics_port),
                 "RH_ROUTER_PORT": str(router), "RH_NOTIFY_PORT": str(notify)} | state | self.settings
 
     def urls(self) -> dict[str, str]:
         return {name: f"http://127.0.0.1:{port}" for name, port in zip(SERVICES, self.ports, strict=True)}
 
+    def metrics_urls(self) -> dict[str, str]:
+        """Where each service's /metrics is."""
+        return self.urls() | {"ingest": f"http://127.0.0.1:{self.ingest_metrics_port}"}
+
     def start(self, timeout: float = 60.0) -> None:
-        taken = [port for port in self.ports if _in_use(port)]
+        taken = [port for port in (*self.ports, self.ingest_metrics_port) if _in_use(port)]
         if taken:  # else a hub left running elsewhere would answer our health checks
             raise RuntimeError(f"port(s) {taken} already in use on 127.0.0.1: is another hub running?")
         for name in SERVICES:

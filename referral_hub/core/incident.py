@@ -82,7 +82,8 @@ class Child(_Person):
 
 class Incident(_Contract):
     schema_version: Literal[1]
-    incident_id: str = Field(min_length=1, max_length=64)
+    # Its character set keeps what an outsider typed out of log lines (incident_ref).
+    incident_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9\-_./:]+$")
     force: str = Field(min_length=1, max_length=64)
     local_authority: str = Field(pattern=r"^[EWSN][0-9]{8}$")
     reported_at: AwareDatetime

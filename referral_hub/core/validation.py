@@ -6,6 +6,7 @@ the field and what is wrong with it, never the value: the value may be personal 
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 from pydantic import ValidationError
@@ -43,6 +44,8 @@ def _path(loc: tuple) -> str:
 
 def parse_incident(raw: bytes | str, config: HubConfig) -> Incident:
     """Validate a notification against the contract and the configuration; raise Refused."""
+    if problems := _json_text_problems(raw):
+        raise Refused(problems)
     try:
         incident = Incident.model_validate_json(raw)
     except ValidationError as exc:
@@ -51,6 +54,41 @@ def parse_incident(raw: bytes | str, config: HubConfig) -> Incident:
     if problems:
         raise Refused(problems)
     return incident
+
+
+class _Members(list):
+    """A JSON object as the parser saw it: its (name, value) pairs, repeats kept."""
+
+
+def _json_text_problems(raw: bytes | str) -> list[Problem]:
+    """NUL characters and names given twice in one object. JSON parsers differ on which of
+    two values wins, so two systems could read two different incidents from one text; a
+    NUL cuts strings short in C-based tools. Malformed JSON is left to the contract's parser."""
+    if (b"\0" if isinstance(raw, bytes) else "\0") in raw:
+        return [Problem("(body)", "contains a NUL character")]
+    try:
+        return _repeats_and_nuls(json.loads(raw, object_pairs_hook=_Members), "")
+    except (ValueError, RecursionError):  # not JSON, or nested deeper than the contract allows
+        return []
+
+
+def _repeats_and_nuls(value, path: str) -> list[Problem]:
+    if isinstance(value, str):
+        return [Problem(path or "(body)", "contains a NUL character (\\u0000)")] if "\0" in value else []
+    if isinstance(value, list) and not isinstance(value, _Members):
+        return [p for index, item in enumerate(value) for p in _repeats_and_nuls(item, f"{path}[{index}]")]
+    if not isinstance(value, _Members):
+        return []
+    problems, seen = [], set()
+    for name, member in value:
+        member_path = f"{path}.{name}" if path else name
+        if "\0" in name:
+            problems.append(Problem(path or "(body)", "has a name with a NUL character (\\u0000)"))
+        elif name in seen:
+            problems.append(Problem(member_path, "appears more than once in the same object"))
+        seen.add(name)
+        problems += _repeats_and_nuls(member, member_path)
+    return problems
 
 
 def _contract_problems(incident: Incident) -> list[Problem]:

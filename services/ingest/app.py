@@ -3,7 +3,9 @@
 POST /v1/incidents                      202 accepted, 401 no valid key, 413 too large, 422 refused
 POST /v1/referrals/{referral_id}/events 202 recorded (200 if already), 401 no recipient token,
                                         403 not your referral, 404 unknown, 422 bad event
-GET  /healthz, /metrics, /docs, /openapi.json
+GET  /healthz, /docs (offline), /openapi.json
+Any of them: 431 headers too large; 503 not confirmed, resend (api_docs.py documents each).
+/metrics is on a port of its own (RH_INGEST_METRICS_PORT, services/ingest/main.py).
 """
 from __future__ import annotations
 
@@ -11,26 +13,29 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Literal
 
-from fastapi import Depends, FastAPI, HTTPException, Request, Response
+from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi_offline import FastAPIOffline
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
 from referral_hub.adapters.clock import Clock
 from referral_hub.config import Recipient
 from referral_hub.core.incident import Incident
-from referral_hub.adapters.kafka import produce_and_wait
+from referral_hub.adapters.kafka import NotConfirmed, produce_and_wait
 from referral_hub.adapters.logs import get_logger
 from referral_hub.adapters.metrics import CONTACT_EVENTS, INCIDENTS_REFUSED
 from referral_hub.adapters.records import contact_event
 from referral_hub.adapters.lag import LagReporter
-from referral_hub.adapters.topics import CONTACTS, INCIDENTS_RAW
+from referral_hub.adapters.topics import CONTACTS, raw_topics
 from referral_hub.core.validation import Problem, Refused
 
 from .acknowledge import acknowledgement_routes
+from .api_docs import (CONTACT_RESPONSES, DESCRIPTION, HEALTH_RESPONSES, INCIDENT_EXAMPLE,
+                       INCIDENT_REQUEST, INCIDENT_RESPONSES, INCIDENT_SCHEMA_DESCRIPTION,
+                       RETRY_AFTER_SECONDS, TAGS, Accepted, NotKept, Recorded)
 from .encompass_store import EncompassNotifications
 from .intake import Intake
 from .raw_topic import GROUP_ID as RAW_GROUP_ID, RawTopicValidator
@@ -43,30 +48,11 @@ REPORTABLE = Literal["acknowledged", "contact_attempted", "safe_contact_made",
                      "unable_to_contact", "declined"]
 
 
-class Accepted(BaseModel):
-    incident_id: str
-    status: Literal["accepted"] = "accepted"
-
-
-class FieldProblem(BaseModel):
-    path: str
-    problem: str
-
-
-class RefusedBody(BaseModel):
-    detail: list[FieldProblem]
-
-
 class ContactReport(BaseModel):
     """What a recipient reports about a referral. `delivered` is the hub's own record."""
     model_config = ConfigDict(extra="forbid")
     type: REPORTABLE
     at: AwareDatetime
-
-
-class Recorded(BaseModel):
-    event_id: str
-    status: Literal["recorded", "already recorded"] = "recorded"
 
 
 def _refused(problems: list[Problem], status: int = 422) -> JSONResponse:
@@ -79,7 +65,7 @@ def create_app(intake: Intake, index: ReferralIndex, raw: RawTopicValidator | No
 
     @asynccontextmanager
     async def lifespan(_app):
-        lag = LagReporter(intake.settings.kafka, RAW_GROUP_ID, [INCIDENTS_RAW])
+        lag = LagReporter(intake.settings.kafka, RAW_GROUP_ID, raw_topics(intake.config.forces))
         index.start()
         recorded.start()
         if encompass:
@@ -96,7 +82,9 @@ def create_app(intake: Intake, index: ReferralIndex, raw: RawTopicValidator | No
             encompass.stop()
         index.stop()
 
-    app = FastAPI(title="Referral hub API", version="1", lifespan=lifespan)
+    # FastAPIOffline: /docs from the package's own copy of Swagger UI, not a CDN.
+    app = FastAPIOffline(title="Referral hub API", version="1", description=DESCRIPTION,
+                         openapi_tags=TAGS, redoc_url=None, lifespan=lifespan)
     bearer = HTTPBearer(auto_error=False)
 
     def authenticated_force(credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> str:
@@ -119,12 +107,18 @@ def create_app(intake: Intake, index: ReferralIndex, raw: RawTopicValidator | No
         return _refused([Problem(".".join(str(p) for p in e["loc"][1:]) or "(body)", e["msg"])
                          for e in exc.errors()])
 
-    @app.post("/v1/incidents", status_code=202, response_model=Accepted,
-              responses={401: {}, 413: {"model": RefusedBody}, 422: {"model": RefusedBody}},
-              openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
-                  "schema": {"$ref": "#/components/schemas/IncidentNotification"}}}}})
+    @app.exception_handler(NotConfirmed)
+    async def not_confirmed(_request, _exc: NotConfirmed):
+        log.warning("write_not_confirmed", source=HTTP)
+        return JSONResponse(NotKept().model_dump(), status_code=503,
+                            headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+
+    @app.post("/v1/incidents", status_code=202, response_model=Accepted, tags=["incidents"],
+              summary="Send an incident notification", responses=INCIDENT_RESPONSES,
+              openapi_extra=INCIDENT_REQUEST)
     async def post_incident(request: Request, force: str = Depends(authenticated_force)):
-        """Take one incident notification (shared/spec/incident-notification.md)."""
+        """Take one incident notification. The body is the IncidentNotification below, for
+        the force of the API key. Accepted means kept: the hub routes it from there."""
         limit = intake.settings.max_body_bytes
         body, size = b"", 0
         async for chunk in request.stream():
@@ -143,11 +137,13 @@ def create_app(intake: Intake, index: ReferralIndex, raw: RawTopicValidator | No
         return Accepted(incident_id=incident.incident_id)
 
     @app.post("/v1/referrals/{referral_id}/events", status_code=202, response_model=Recorded,
-              responses={200: {"model": Recorded}, 401: {}, 403: {}, 404: {},
-                         422: {"model": RefusedBody}})
+              tags=["referrals"], summary="Report what you did about a referral",
+              responses=CONTACT_RESPONSES)
     async def post_contact(referral_id: str, report: ContactReport,
                            recipient: Recipient = Depends(authenticated_recipient)):
-        """Record what a recipient did about one of its referrals (each distinct report once)."""
+        """Record what a recipient did about one of its referrals: acknowledged, tried to
+        contact, made safe contact, could not, or the victim declined. Each distinct report
+        is recorded once; `referral_id` is the one in the referral the recipient received."""
         referral = index.get(referral_id)
         if referral is None:
             raise HTTPException(404, "no such referral")
@@ -168,17 +164,16 @@ def create_app(intake: Intake, index: ReferralIndex, raw: RawTopicValidator | No
                  status=report.type, recipient=recipient.id)
         return Recorded(event_id=event["event_id"])
 
-    @app.get("/healthz")
+    @app.get("/healthz", tags=["operations"], summary="Is ingest running?",
+             responses=HEALTH_RESPONSES)
     async def healthz():
+        """200 while every part of ingest runs (the API and its followers of the referral,
+        contact, delivery and raw topics); 503 naming the parts that have stopped."""
         stopped = [follower.name for follower in (index, recorded, raw, encompass)
                    if follower and not follower.alive]
         if stopped:
             return JSONResponse({"status": "failing", "stopped": stopped}, status_code=503)
         return {"status": "ok"}
-
-    @app.get("/metrics")
-    async def metrics():
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     if encompass:  # the Key Adult's acknowledgement link, from the Encompass email
         app.include_router(acknowledgement_routes(
@@ -188,7 +183,8 @@ def create_app(intake: Intake, index: ReferralIndex, raw: RawTopicValidator | No
 
 
 def _document_incident_schema(app: FastAPI) -> None:
-    """Publish the incident contract in the OpenAPI document (the body is read raw)."""
+    """Publish the incident contract and its example in the OpenAPI document (the body is
+    read raw, so FastAPI does not know its schema)."""
     original = app.openapi
 
     def openapi():
@@ -198,7 +194,9 @@ def _document_incident_schema(app: FastAPI) -> None:
         definitions = Incident.model_json_schema(ref_template="#/components/schemas/{model}")
         components = schema.setdefault("components", {}).setdefault("schemas", {})
         components.update(definitions.pop("$defs", {}))
-        components["IncidentNotification"] = definitions
+        components["IncidentNotification"] = definitions | {"description": INCIDENT_SCHEMA_DESCRIPTION}
+        body = schema["paths"]["/v1/incidents"]["post"]["requestBody"]["content"]["application/json"]
+        body["example"] = INCIDENT_EXAMPLE
         return schema
 
     app.openapi = openapi

@@ -5,6 +5,7 @@ dead-letter topic with every problem and the payload, and a count. Nothing in be
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from confluent_kafka import Producer
@@ -17,10 +18,26 @@ from referral_hub.adapters.logs import get_logger
 from referral_hub.adapters.metrics import DEAD_LETTERS, INCIDENTS_ACCEPTED, INCIDENTS_REFUSED
 from referral_hub.adapters.records import dead_letter
 from referral_hub.settings import HubSettings
-from referral_hub.adapters.topics import INCIDENTS, INCIDENTS_DLQ
+from referral_hub.adapters.topics import INCIDENTS, INCIDENTS_DLQ, raw_topics
 from referral_hub.core.validation import Problem, Refused, parse_incident
 
 log = get_logger()
+
+
+def _contract_names(schema) -> set[str]:
+    if isinstance(schema, dict):
+        return set(schema.get("properties", {})) | {n for v in schema.values() for n in _contract_names(v)}
+    return {n for v in schema for n in _contract_names(v)} if isinstance(schema, list) else set()
+
+
+CONTRACT_NAMES = frozenset(_contract_names(Incident.model_json_schema()) | {"(body)"})
+
+
+def loggable_path(path: str) -> str:
+    """A problem's path with every name the contract does not have shown as `?`: a name
+    the sender made up (an unknown or repeated member) may hold anything, personal data too."""
+    return re.sub(r"[^.\[\]]+", lambda name: name[0] if name[0] in CONTRACT_NAMES
+                  or name[0].isdigit() else "?", path)
 
 
 @dataclass
@@ -32,18 +49,20 @@ class Intake:
 
     def __post_init__(self) -> None:
         # Series that exist from the start let Prometheus's increase() see the first one.
-        for source in ("http", "incidents.raw.v1"):
+        for source in ("http", *raw_topics(self.config.forces)):
             DEAD_LETTERS.labels(source)
 
     def take(self, body: bytes, source: str, force: str | None = None) -> Incident:
         """Validate and publish; raise Refused (after dead-lettering) when it cannot be taken.
 
-        `force` is the force an API key authenticated; the body must name the same one.
+        `force` is the force an API key authenticated, or whose raw topic it came from;
+        the body must name the same one.
         """
         try:
             incident = parse_incident(body, self.config)
             if force is not None and incident.force != force:
-                raise Refused([Problem("force", "does not match the force of the API key")])
+                vouched_by = "the API key" if source == "http" else "the topic"
+                raise Refused([Problem("force", f"does not match the force of {vouched_by}")])
         except Refused as refused:
             self.refuse(source, refused.problems, body, len(body), force, reason="invalid")
             raise
@@ -62,4 +81,4 @@ class Intake:
         INCIDENTS_REFUSED.labels(source, reason).inc()
         DEAD_LETTERS.labels(source).inc()
         log.warning("incident_refused", source=source, reason=reason,
-                    paths=[p.path for p in problems])
+                    paths=[loggable_path(p.path) for p in problems])

@@ -1,7 +1,9 @@
-"""Validates JSON notifications that police systems publish to incidents.raw.v1.
+"""Validates JSON notifications that police systems publish to their force's raw topic,
+incidents.raw.<force>.v1.
 
-Exactly the checks of the HTTP API: valid ones go to incidents.v1, refused ones to the
-dead-letter topic with every reason. The offset is committed only after the result is
+Exactly the checks of the HTTP API, the topic standing for the API key: a notification
+whose `force` is not the topic's is refused. Valid ones go to incidents.v1, refused ones
+to the dead-letter topic with every reason. The offset is committed only after the result is
 on the broker, so a crash re-reads rather than loses (at-least-once; the router ignores
 an incident it has already seen).
 """
@@ -10,7 +12,7 @@ from __future__ import annotations
 from confluent_kafka import Consumer, Message
 
 from referral_hub.adapters.kafka import make_consumer
-from referral_hub.adapters.topics import INCIDENTS_RAW
+from referral_hub.adapters.topics import force_of_raw_topic, raw_topics
 from referral_hub.core.validation import Refused
 
 from .follower import Follower
@@ -26,12 +28,13 @@ class RawTopicValidator(Follower):
 
     def consumer(self) -> Consumer:
         consumer = make_consumer(self._intake.settings.kafka, GROUP_ID)
-        consumer.subscribe([INCIDENTS_RAW])
+        consumer.subscribe(raw_topics(self._intake.config.forces))
         return consumer
 
     def handle(self, consumer: Consumer, message: Message) -> None:
         try:
-            self._intake.take(message.value() or b"", source=INCIDENTS_RAW)
+            self._intake.take(message.value() or b"", source=message.topic(),
+                              force=force_of_raw_topic(message.topic()))
         except Refused:
             pass  # dead-lettered with its reasons by take(); on to the next record
         consumer.commit(message=message, asynchronous=False)

@@ -1,7 +1,7 @@
 """The hub on the project's own Kafka broker, once per test session.
 
 Test ports come from one setting, RH_TEST_PORT_BASE (default 18000): ingest, router and
-notify on base+80..82, mail base+25, webhooks base+90, Prometheus base+1090, the broker
+notify on base+80..82, ingest's /metrics base+83, mail base+25, webhooks base+90, Prometheus base+1090, the broker
 base+1092 (controller base+1093). With a run directory of its own per checkout, two
 checkouts run their suites side by side with different bases, clear of a `make up`.
 
@@ -28,6 +28,7 @@ from tests.integration.kafka_helpers import TopicReader
 TEST_RUN_DIR = REPO_ROOT / ".run" / "test"
 PORT_BASE = int(os.environ.get("RH_TEST_PORT_BASE", "18000"))
 SERVICE_PORTS = (PORT_BASE + 80, PORT_BASE + 81, PORT_BASE + 82)
+INGEST_METRICS_PORT = PORT_BASE + 83
 PROMETHEUS_PORT = PORT_BASE + 1090
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")  # Debian's
 SMTP_PORT = PORT_BASE + 25
@@ -102,7 +103,7 @@ def hub(broker, mailbox, webhooks, config_dir):
     for stale in ("logs", "state"):
         shutil.rmtree(TEST_RUN_DIR / stale, ignore_errors=True)
     CLOCK_FILE.unlink(missing_ok=True)
-    services = Services(broker, ports=SERVICE_PORTS, log_dir=TEST_RUN_DIR / "logs",
+    services = Services(broker, ports=SERVICE_PORTS, ingest_metrics_port=INGEST_METRICS_PORT, log_dir=TEST_RUN_DIR / "logs",
                         state_dir=TEST_RUN_DIR / "state",
                         settings={"RH_CONFIG_DIR": str(config_dir),
                                   "RH_CLOCK_FILE": str(CLOCK_FILE), "RH_OVERDUE_CHECK_SECONDS": "1",

@@ -1,8 +1,9 @@
 """Incident in, referrals out, contact back: the hub end to end on the real broker."""
 import json
+import re
 from datetime import UTC, datetime, timedelta
 
-from referral_hub.adapters.topics import AUDIT, CONTACTS, INCIDENTS, INCIDENTS_DLQ, INCIDENTS_RAW, REFERRALS
+from referral_hub.adapters.topics import AUDIT, CONTACTS, INCIDENTS, INCIDENTS_DLQ, REFERRALS, raw_topic
 from tests.factories import fresh_incident
 from tests.integration.kafka_helpers import post_incident, report_contact, wait_until
 
@@ -75,7 +76,7 @@ def time_to_contact(hub, pathway) -> float:
 
 def hub_metrics(hub, service) -> str:
     import httpx
-    return httpx.get(hub.urls()[service] + "/metrics", timeout=5).text
+    return httpx.get(hub.metrics_urls()[service] + "/metrics", timeout=5).text
 
 
 def test_safe_contact_made_shows_in_the_time_to_contact_histogram(api, topic, hub):
@@ -173,8 +174,16 @@ def test_a_notification_for_another_force_is_refused(api):
     assert answer.json()["detail"] == [{"path": "force", "problem": "does not match the force of the API key"}]
 
 
+def refused_too_large(hub) -> float:
+    """The count so far: other tests send bodies over the limit too."""
+    found = re.search(r'^referral_hub_incidents_refused_total\{reason="too_large",source="http"\} (\S+)$',
+                      hub_metrics(hub, "ingest"), re.MULTILINE)
+    return float(found.group(1)) if found else 0.0
+
+
 def test_a_body_over_the_limit_is_refused_and_recorded_without_it(api, topic, hub):
     five_megabytes = b"{" + b" " * (5 * 1024 * 1024) + b"}"
+    before = refused_too_large(hub)
     answer = api.post("/v1/incidents", content=five_megabytes, headers={
         "Authorization": "Bearer demo-merseyside-key-not-for-production"})
     assert answer.status_code == 413
@@ -182,7 +191,10 @@ def test_a_body_over_the_limit_is_refused_and_recorded_without_it(api, topic, hu
     dead = topic(INCIDENTS_DLQ, "dead-letter")
     dead.read_to_end()
     assert [v["payload"] for v in dead.values(payload_size=len(five_megabytes))] == [None]
-    assert 'referral_hub_incidents_refused_total{reason="too_large",source="http"} 1.0' in hub_metrics(hub, "ingest")
+    assert refused_too_large(hub) == before + 1
+
+
+MERSEYSIDE_RAW = raw_topic("merseyside")
 
 
 def test_notifications_published_to_the_raw_topic_are_validated_the_same_way(kafka, topic):
@@ -190,13 +202,35 @@ def test_notifications_published_to_the_raw_topic_are_validated_the_same_way(kaf
     good, bad = fresh_incident(), fresh_incident(local_authority="E09000001")
     producer = make_producer(kafka)
     for notification in (bad, good):  # a refused record does not stop the ones after it
-        produce_and_wait(producer, INCIDENTS_RAW, notification["incident_id"], json.dumps(notification).encode())
+        produce_and_wait(producer, MERSEYSIDE_RAW, notification["incident_id"], json.dumps(notification).encode())
     referrals_for(topic(REFERRALS, "referral"), good["incident_id"], 4)
     dead = topic(INCIDENTS_DLQ, "dead-letter")
     dead.wait_for(lambda _: any(bad["incident_id"].encode() in (v["payload"] or b"")
-                                for v in dead.values(source=INCIDENTS_RAW)), "the refused raw record")
-    [record] = [v for v in dead.values(source=INCIDENTS_RAW) if bad["incident_id"].encode() in v["payload"]]
+                                for v in dead.values(source=MERSEYSIDE_RAW)), "the refused raw record")
+    [record] = [v for v in dead.values(source=MERSEYSIDE_RAW) if bad["incident_id"].encode() in v["payload"]]
     assert record["problems"] == [{"path": "local_authority", "problem": "is not an area this hub serves"}]
+
+
+def test_a_raw_topic_speaks_for_its_own_force_only(kafka, topic, hub):
+    """Cheshire's topic carrying a notification that says it is Merseyside's: refused, as a
+    Merseyside notification sent with Cheshire's API key is."""
+    from referral_hub.adapters.kafka import make_producer, produce_and_wait
+    cheshire_topic = raw_topic("cheshire")
+    impostor, genuine = fresh_incident(force="merseyside"), fresh_incident(force="cheshire")
+    producer = make_producer(kafka)
+    for notification in (impostor, genuine):
+        produce_and_wait(producer, cheshire_topic, notification["incident_id"], json.dumps(notification).encode())
+    referrals = topic(REFERRALS, "referral")
+    referrals.wait_for(lambda _: referrals.values(incident_id=genuine["incident_id"]), "the genuine one's referrals")
+    dead = topic(INCIDENTS_DLQ, "dead-letter")
+    dead.wait_for(lambda _: any(impostor["incident_id"].encode() in (v["payload"] or b"")
+                                for v in dead.values(source=cheshire_topic)), "the impostor refused")
+    [record] = [v for v in dead.values(source=cheshire_topic) if impostor["incident_id"].encode() in v["payload"]]
+    assert record["force"] == "cheshire"
+    assert record["problems"] == [{"path": "force", "problem": "does not match the force of the topic"}]
+    referrals.read_to_end()
+    assert referrals.values(incident_id=impostor["incident_id"]) == []
+    assert f'referral_hub_dead_letters_total{{source="{cheshire_topic}"}} 1.0' in hub_metrics(hub, "ingest")
 
 
 def test_every_service_reports_health_and_metrics_and_ingest_publishes_its_api(hub, api):
@@ -213,7 +247,7 @@ def test_every_service_reports_health_and_metrics_and_ingest_publishes_its_api(h
 
 def test_each_service_reports_its_consumer_lag(hub):
     from tests.integration.kafka_helpers import wait_until
-    expected = {"ingest": 'group="referral-hub-ingest-raw",topic="incidents.raw.v1"',
+    expected = {"ingest": 'group="referral-hub-ingest-raw",topic="incidents.raw.cheshire.v1"',
                 "router": 'group="referral-hub-router",topic="incidents.v1"',
                 "notify": 'group="referral-hub-notify",topic="deliveries.v1"'}
     for service, labels in expected.items():

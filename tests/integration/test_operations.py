@@ -79,7 +79,7 @@ def grafana_to_promql(expr: str) -> str:
 
 def exported_type_names(hub) -> set[str]:
     names = set()
-    for service, url in hub.urls().items():
+    for service, url in hub.metrics_urls().items():
         answer = httpx.get(f"{url}/metrics", timeout=10)
         assert answer.status_code == 200, f"{service} /metrics answered {answer.status_code}"
         names |= set(re.findall(r"^# TYPE (\S+) \S+$", answer.text, re.MULTILINE))
@@ -114,7 +114,7 @@ def test_prometheus_configuration_and_alert_rules_pass_promtool_checks(tmp_path)
     assert re.findall(r"job_name:\s*(\S+)", text) == [
         "referral-hub-ingest", "referral-hub-router", "referral-hub-notify"]
     assert re.findall(r'targets:\s*\["([^"]+)"\]', text) == [
-        "127.0.0.1:8080", "127.0.0.1:8081", "127.0.0.1:8082"]
+        "127.0.0.1:8083", "127.0.0.1:8081", "127.0.0.1:8082"]
 
 
 def test_every_alert_rule_has_unit_tests_that_fire_and_stay_quiet_and_they_pass():
@@ -220,7 +220,7 @@ def port_in_use(port: int) -> bool:
 
 def config_for_test_hub(hub) -> str:
     """deploy/prometheus/prometheus.yml with the test ports and 1-second intervals."""
-    urls = hub.urls()
+    urls = hub.metrics_urls()
     head, *jobs = re.split(r"(?=^  - job_name:)", CONFIG.read_text(), flags=re.MULTILINE)
     head = re.sub(r"(scrape_interval|evaluation_interval):\s*15s", r"\1: 1s", head)
     assert head.count(": 1s") == 2, "global scrape and evaluation intervals not found"

@@ -44,3 +44,12 @@ def test_lines_from_background_threads_name_their_service(capsys):
         thread.join()
     [line] = logged(capsys, emit)
     assert line["service"] == "test"
+
+
+def test_a_refusal_logs_only_the_contracts_own_names_of_a_problems_path():
+    from referral_hub.services.ingest.intake import loggable_path
+    assert loggable_path("children[0].date_of_birth") == "children[0].date_of_birth"
+    assert loggable_path("(body)") == "(body)"
+    # names the sender made up may hold anything: a name, a phone number, a forged log line
+    assert loggable_path('victim.Jane Example 07700900123') == "victim.?"
+    assert loggable_path('risk.x"}\n{"level": "error"[2]') == "risk.?[2]"

@@ -67,3 +67,35 @@ def test_problems_never_repeat_the_values_sent(config):
     text = json.dumps(problems(notification, config))
     for value in ("12345", "2999", "call me maybe", "ZZZZZZZZ", "1990"):
         assert value not in text
+
+
+def _text(notification: dict) -> str:
+    return json.dumps(notification, indent=1)
+
+
+@pytest.mark.parametrize("raw, path, words", [
+    # the same name twice, at the top and deep inside: parsers differ on which value wins
+    (_text(incident()).replace('"force":', '"force": "cheshire", "force":', 1),
+     "force", "more than once"),
+    (_text(incident()).replace('"dash_yes_count":', '"dash_yes_count": 3, "dash_yes_count":', 1),
+     "risk.dash_yes_count", "more than once"),
+    (_text(incident(children=[child()])).replace('"present": true', '"present": true, "present": false'),
+     "children[0].present", "more than once"),
+    (_text(incident()).replace('"MP-2026-0004711"', '"MP-2026\\u0000-0004711"'), "incident_id", "NUL"),
+    (_text(incident()).replace('"force"', '"fo\\u0000rce"'), "(body)", "name with a NUL"),
+    (_text(incident()).encode().replace(b'"force"', b'"force"\x00'), "(body)", "NUL"),
+])
+def test_json_text_with_repeated_names_or_nul_is_refused_whole(config, raw, path, words):
+    found = problems(raw, config)
+    assert list(found) == [path] and words in found[path], found
+
+
+@pytest.mark.parametrize("incident_id", ["MP 2026", "MP-2026\n{\"level\": \"error\"}", "MP-é", "x" * 65, "a;b"])
+def test_an_incident_id_outside_its_character_set_is_refused(config, incident_id):
+    found = problems(incident(incident_id=incident_id), config)
+    assert list(found) == ["incident_id"]
+    assert incident_id not in found["incident_id"]
+
+
+def test_an_incident_id_may_use_letters_digits_and_the_separators(config):
+    assert parse_incident(json.dumps(incident(incident_id="MP/2026:04.711_a-B")), config)
