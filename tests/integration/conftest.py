@@ -1,9 +1,11 @@
 """The hub on the project's own Kafka broker, once per test session.
 
-Test ports come from one setting, RH_TEST_PORT_BASE (default 18000): ingest, router and
-notify on base+80..82, ingest's /metrics base+83, mail base+25, webhooks base+90, Prometheus base+1090, the broker
-base+1092 (controller base+1093). With a run directory of its own per checkout, two
-checkouts run their suites side by side with different bases, clear of a `make up`.
+Test ports come from one setting, RH_TEST_PORT_BASE (default 18000), and all lie in
+base..base+99: mail base+25; ingest, router and notify base+80..82, ingest's /metrics
+base+83 (the broker-down test's own ingest base+84..85); webhooks base+90, Prometheus
+base+91, the broker base+92 (controller base+93; the broker-down test's base+94..95).
+With a run directory of their own per checkout, two checkouts run their suites side by
+side with bases at least 100 apart, clear of a `make up`.
 
 The hub runs on the shipped configuration with one change, so every channel is exercised:
 Sefton's MARAC and IDVA take referrals by webhook (the `webhooks` recipient server below)
@@ -29,7 +31,7 @@ TEST_RUN_DIR = REPO_ROOT / ".run" / "test"
 PORT_BASE = int(os.environ.get("RH_TEST_PORT_BASE", "18000"))
 SERVICE_PORTS = (PORT_BASE + 80, PORT_BASE + 81, PORT_BASE + 82)
 INGEST_METRICS_PORT = PORT_BASE + 83
-PROMETHEUS_PORT = PORT_BASE + 1090
+PROMETHEUS_PORT = PORT_BASE + 91
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")  # Debian's
 SMTP_PORT = PORT_BASE + 25
 ACK_SECRET = "test-ack-secret-0123456789"
@@ -80,7 +82,7 @@ def _level(line: str) -> str:
 
 @pytest.fixture(scope="session")
 def broker():
-    broker = LocalBroker(port=PORT_BASE + 1092, controller_port=PORT_BASE + 1093, run_dir=TEST_RUN_DIR / "kafka")
+    broker = LocalBroker(port=PORT_BASE + 92, controller_port=PORT_BASE + 93, run_dir=TEST_RUN_DIR / "kafka")
     broker.reset()
     broker.start()
     yield broker

@@ -22,7 +22,7 @@ INGEST_PORT, METRICS_PORT = PORT_BASE + 84, PORT_BASE + 85
 
 @pytest.fixture(scope="module")
 def own_broker():
-    broker = LocalBroker(port=PORT_BASE + 1094, controller_port=PORT_BASE + 1095,
+    broker = LocalBroker(port=PORT_BASE + 94, controller_port=PORT_BASE + 95,
                          run_dir=TEST_RUN_DIR / "kafka-broker-down")
     broker.reset()
     broker.start()
