@@ -290,6 +290,8 @@ class _Decider:
 
     def matac(self, history: PerpetratorHistory) -> None:
         """A serial perpetrator goes to MATAC, at most once in the configured months."""
+        if not self.area.has_matac:
+            return  # the victim's area has no MATAC (St Helens, Halton): the history still counts
         incident, windows = self.incident, self.area.windows
         perpetrator = incident.perpetrator
         today = incident.reported_date

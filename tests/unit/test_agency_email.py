@@ -29,7 +29,7 @@ NOTIFICATIONS = {
     "recipient-support": incident(risk={"tool": "DASH", "dash_yes_count": 9}, children=[],
                                   victim__contact=CONTACT, protective_notice=NOTICE),
     "recipient-safeguarding": incident(),
-    "recipient-matac": incident(),
+    "recipient-matac": incident(local_authority="E08000011"),  # Knowsley has a MATAC
 }
 RECORD_TYPES = sorted(NOTIFICATIONS)
 
@@ -180,7 +180,7 @@ def test_footer_says_where_to_report_contact(config):
     plain, html, _ = parts(email(config, "recipient-matac", record))
     for text in (plain, html):
         assert f"POST /v1/referrals/{record['referral_id']}/events" in text
-        assert "Merseyside MATAC only" in text  # confidential, for the recipient only
+        assert "Knowsley Multi-Agency Task and Coordination (MATAC) only" in text  # confidential, for the recipient only
 
 
 def test_nothing_outside_the_schema_reaches_the_email(config):

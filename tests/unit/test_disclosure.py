@@ -49,6 +49,7 @@ NOTES, REASON = "only via her sister", "threatened with a hammer"
 
 def everything_incident():
     return incident(
+        local_authority="E08000011",  # Knowsley: it has a MATAC
         victim__postcode=POSTCODE, flags=["stalking"],
         victim__contact={"phone": VICTIM_PHONE, "safe_to_contact": False, "safe_contact_notes": NOTES},
         perpetrator__person_id=PERPETRATOR,
