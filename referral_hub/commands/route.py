@@ -12,26 +12,31 @@ from typing import Iterable, TextIO
 
 from referral_hub.config import HubConfig
 from referral_hub.core.incident import Incident
-from referral_hub.core.history import History, PerpetratorHistory, VictimHistory
-from referral_hub.core.rules import Decision, decide, perpetrator_key
+from referral_hub.core.history import History, PairHistory, PerpetratorHistory, VictimHistory
+from referral_hub.core.rules import Decision, decide, pair_key, perpetrator_key
 from referral_hub.core.validation import Refused, parse_incident
 
 
 @dataclass
 class OfflineRouter:
-    """The router's state kept in memory: each victim's and each perpetrator's history."""
+    """The router's state kept in memory: each victim's, each perpetrator's and each pair's
+    history."""
     config: HubConfig
     victims: dict[str, VictimHistory] = field(default_factory=dict)
     perpetrators: dict[str, PerpetratorHistory] = field(default_factory=dict)
+    pairs: dict[str, PairHistory] = field(default_factory=dict)
 
     def route(self, incident: Incident) -> list[Decision]:
-        perpetrator = perpetrator_key(incident)
+        perpetrator, pair = perpetrator_key(incident), pair_key(incident)
         victim_history = self.victims.get(incident.key, VictimHistory())
         perpetrator_history = self.perpetrators.get(perpetrator, PerpetratorHistory())
-        decisions = decide(incident, History(victim_history, perpetrator_history), self.config)
+        pair_history = self.pairs.get(pair, PairHistory())
+        decisions = decide(incident, History(victim_history, perpetrator_history, pair_history),
+                           self.config)
         self.victims[incident.key] = victim_history.after(incident, decisions, self.config)
         if perpetrator:
             self.perpetrators[perpetrator] = perpetrator_history.after(incident, decisions, self.config)
+            self.pairs[pair] = pair_history.after(incident, decisions, self.config)
         return decisions
 
 

@@ -33,6 +33,14 @@ class PerpetratorIncident:
     referred_to_matac: bool
 
 
+@dataclass(frozen=True)
+class PairIncident:
+    """An incident between two people, with which of them was the victim."""
+    reference: str
+    victim_id: str
+    reported_at: datetime
+
+
 def uk_day(moment: datetime) -> date:
     return moment.astimezone(UK).date()
 
@@ -81,7 +89,30 @@ class PerpetratorHistory(_PersonHistory):
 
 
 @dataclass(frozen=True)
+class PairHistory(_PersonHistory):
+    """The incidents between this victim and this perpetrator, whichever was the victim:
+    kept by the unordered pair of person ids, for counter-allegations."""
+    incidents: tuple[PairIncident, ...] = ()
+
+    @staticmethod
+    def remembered(incident: Incident, decisions: list[Decision]) -> PairIncident:
+        return PairIncident(incident.reference, incident.victim.person_id, incident.reported_at)
+
+    def reversed_roles(self, incident: Incident, days: int) -> PairIncident | None:
+        """The latest earlier incident, within `days` UK calendar days, in which this
+        incident's perpetrator was the victim (so this victim was the perpetrator)."""
+        today = incident.reported_date
+        earlier = [p for p in self.incidents
+                   if p.victim_id == incident.perpetrator.person_id and p.reference != incident.reference
+                   and p.reported_at <= incident.reported_at
+                   and (today - uk_day(p.reported_at)).days <= days]
+        return max(earlier, key=lambda p: p.reported_at, default=None)
+
+
+@dataclass(frozen=True)
 class History:
-    """What the hub knew before this incident, about its victim and its perpetrator."""
+    """What the hub knew before this incident, about its victim, its perpetrator and the
+    two of them together."""
     victim: VictimHistory = VictimHistory()
     perpetrator: PerpetratorHistory = PerpetratorHistory()
+    pair: PairHistory = PairHistory()

@@ -227,7 +227,8 @@ def test_a_protective_notice_explains_the_shorter_deadline(config):
     lines = explanation(config, incident(risk={"tool": "DASH", "dash_yes_count": 5}, protective_notice=notice,
                                          **NO_CHILDREN), "COMMUNITY_ADVOCACY")
     assert lines[1] == "protective_notice: DVPO in force until Sunday 20 December 2026 23:00"
-    assert lines[2].startswith("due Saturday 21 November 2026 22:14 UK time: 24 hours, as a protective notice")
+    assert lines[2] == ("due Saturday 21 November 2026 22:14 UK time: 24 hours after the report "
+                        "(Friday 20 November 2026 22:14), as a DVPO is in force")
 
 
 @pytest.mark.parametrize("area, urn, due", [
