@@ -330,7 +330,7 @@ class _Decider:
                 notes = (f"attends {setting.name} (URN {setting.urn}): its Key Adult is told",)
                 school_area = self.config.areas.get(setting.local_authority, self.area)
                 if school_area is not self.area:
-                    notes += (f"school days are {school_area.name}'s, the school's area",)
+                    notes += (f"school days are those of {school_area.name}, the school's area",)
             else:
                 fallback = self.area.recipients["ENCOMPASS_FALLBACK"]
                 recipient_id = fallback.id
