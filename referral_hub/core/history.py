@@ -99,14 +99,16 @@ class PairHistory(_PersonHistory):
         return PairIncident(incident.reference, incident.victim.person_id, incident.reported_at)
 
     def reversed_roles(self, incident: Incident, days: int) -> PairIncident | None:
-        """The latest earlier incident, within `days` UK calendar days, in which this
-        incident's perpetrator was the victim (so this victim was the perpetrator)."""
+        """The nearest incident already known, within `days` UK calendar days of this one,
+        in which this incident's perpetrator was the victim (so this victim was the
+        perpetrator). Usually an earlier one; a later one only when it reached the hub
+        first (two notifications sent together, a late notification): whichever of the two
+        comes second carries the warning, so neither order loses it."""
         today = incident.reported_date
-        earlier = [p for p in self.incidents
-                   if p.victim_id == incident.perpetrator.person_id and p.reference != incident.reference
-                   and p.reported_at <= incident.reported_at
-                   and (today - uk_day(p.reported_at)).days <= days]
-        return max(earlier, key=lambda p: p.reported_at, default=None)
+        reversed_ = [p for p in self.incidents
+                     if p.victim_id == incident.perpetrator.person_id and p.reference != incident.reference
+                     and abs((today - uk_day(p.reported_at)).days) <= days]
+        return min(reversed_, key=lambda p: abs(p.reported_at - incident.reported_at), default=None)
 
 
 @dataclass(frozen=True)

@@ -378,15 +378,17 @@ def young_perpetrator(age: int, relationship: str) -> str:
 def counter_allegation(incident: Incident, history: PairHistory, config: HubConfig,
                        decisions: list[Decision]) -> list[Decision]:
     """Victim referrals carry `possible_counter_allegation` when this victim was recorded
-    as the perpetrator against this perpetrator in the 365 days before (roles reversed),
-    naming that incident, so that the MARAC or service looks at both before acting."""
+    as the perpetrator against this perpetrator within 365 days (roles reversed), naming
+    that incident, so that the MARAC or service looks at both before acting."""
     earlier = history.reversed_roles(incident, COUNTER_ALLEGATION_DAYS)
     if earlier is None:
         return decisions
+    days = (incident.reported_date - uk_day(earlier.reported_at)).days
+    span = f"{abs(days)} day{'s' * (abs(days) != 1)}"
+    when = f"{span} before" if days >= 0 else f"{span} after, notified first"
     fact = (f"possible_counter_allegation: the victim was recorded as the perpetrator against "
             f"this perpetrator on {uk_day(earlier.reported_at)} (incident {earlier.reference}, "
-            f"{(incident.reported_date - uk_day(earlier.reported_at)).days} days before): "
-            "look at both before acting")
+            f"{when}): look at both before acting")
     return [replace(d, reasons=(*d.reasons, "possible_counter_allegation"),
                     explanation=(fact, *d.explanation), linked_incidents=(earlier.reference,))
             if d.pathway in VICTIM_PATHWAYS else d for d in decisions]

@@ -255,3 +255,31 @@ def test_the_explanation_says_whose_school_days_count(config):
     notification = incident(local_authority=KNOWSLEY, children=[child("MP-P-C1", urn="104808")])
     assert "school days are those of St Helens, the school's area" in \
         decisions_by_pathway(config, notification)["ENCOMPASS"].explanation
+
+
+def test_a_counter_allegation_notified_first_warns_the_one_that_comes_second(config):
+    """Two notifications of one call-out can reach the pair's history in either order: the
+    earlier-reported one, coming second, carries the warning and names the later one."""
+    later = incident(incident_id="MP-2", reported_at="2025-06-02T12:00:00Z", occurred_at=None, risk=MEDIUM,
+                     victim__person_id="P-ANNE", perpetrator__person_id="P-BEN", **NO_CHILDREN)
+    earlier = incident(incident_id="MP-1", reported_at="2025-06-01T12:00:00Z", occurred_at=None, risk=MEDIUM,
+                       victim__person_id="P-BEN", perpetrator__person_id="P-ANNE", **NO_CHILDREN)
+    router = OfflineRouter(config)
+    [first] = router.route(parse_incident(json.dumps(later), config))
+    [second] = router.route(parse_incident(json.dumps(earlier), config))
+    assert "possible_counter_allegation" not in first.reasons
+    assert second.reasons[-1] == "possible_counter_allegation"
+    assert second.linked_incidents == ("merseyside/MP-2",)
+    assert "(incident merseyside/MP-2, 1 day after, notified first)" in second.explanation[0]
+
+
+def test_the_victim_stages_decisions_cross_to_the_pair_stage_unchanged(config):
+    from referral_hub.adapters.avro import AvroCodec
+    from referral_hub.services.router.app import routed_incident, victim_stage_decisions
+    from referral_hub.settings import REPO_ROOT
+    codec = AvroCodec(REPO_ROOT / "schemas" / "avro")
+    decisions = route(config, incident(local_authority=KNOWSLEY, flags=["stalking"]))
+    encoded = codec.encode("routed-incident", routed_incident(b"incident bytes", decisions))
+    decoded = codec.decode("routed-incident", encoded)
+    assert decoded["incident"] == b"incident bytes"
+    assert [(d, d.explanation) for d in victim_stage_decisions(decoded)] == [(d, d.explanation) for d in decisions]
