@@ -228,20 +228,21 @@ def test_a_17_year_old_partner_is_not_called_child_to_parent_abuse(config, relat
 
 
 # --- term dates of the school's own area -------------------------------------------------
-# Invented terms: Knowsley's half term is 26-30 October 2026, St Helens' 2-6 November.
+# Invented terms: St Helens' half term is 19-23 October 2026, Knowsley's 26-30 October.
+# (Clocks go back on 25 October: 09:00 is 08:00 UTC before, 09:00 UTC after.)
 
 @pytest.mark.parametrize("victim_area, education, reported_at, due", [
+    # Friday 16 October: Knowsley's schools open on Monday the 19th, St Helens' on the 26th
+    (KNOWSLEY, {"setting": "school", "urn": "104808"}, "2026-10-16T19:00:00Z", "2026-10-26T09:00:00Z"),
+    (KNOWSLEY, {"setting": "school", "urn": "104500"}, "2026-10-16T19:00:00Z", "2026-10-19T08:00:00Z"),
+    (ST_HELENS, {"setting": "school", "urn": "104500"}, "2026-10-16T19:00:00Z", "2026-10-19T08:00:00Z"),
+    (ST_HELENS, {"setting": "school", "urn": "104808"}, "2026-10-16T19:00:00Z", "2026-10-26T09:00:00Z"),
     # Friday 23 October: St Helens' schools open on the 26th, Knowsley's on 2 November
     (KNOWSLEY, {"setting": "school", "urn": "104808"}, "2026-10-23T19:00:00Z", "2026-10-26T09:00:00Z"),
-    (KNOWSLEY, {"setting": "school", "urn": "104500"}, "2026-10-23T19:00:00Z", "2026-11-02T09:00:00Z"),
     (ST_HELENS, {"setting": "school", "urn": "104500"}, "2026-10-23T19:00:00Z", "2026-11-02T09:00:00Z"),
-    (ST_HELENS, {"setting": "school", "urn": "104808"}, "2026-10-23T19:00:00Z", "2026-10-26T09:00:00Z"),
-    # Friday 30 October: Knowsley's schools open on 2 November, St Helens' on the 9th
-    (KNOWSLEY, {"setting": "school", "urn": "104808"}, "2026-10-30T19:00:00Z", "2026-11-09T09:00:00Z"),
-    (ST_HELENS, {"setting": "school", "urn": "104500"}, "2026-10-30T19:00:00Z", "2026-11-02T09:00:00Z"),
     # the area's own contacts: the fallback and home education keep the victim's area's days
     (KNOWSLEY, {"setting": "school", "urn": "999999"}, "2026-10-23T19:00:00Z", "2026-11-02T09:00:00Z"),
-    (ST_HELENS, {"setting": "home_educated", "urn": None}, "2026-10-30T19:00:00Z", "2026-11-09T09:00:00Z"),
+    (ST_HELENS, {"setting": "home_educated", "urn": None}, "2026-10-16T19:00:00Z", "2026-10-26T09:00:00Z"),
 ])
 def test_encompass_counts_the_school_days_of_the_schools_own_area(config, victim_area, education,
                                                                    reported_at, due):
