@@ -25,11 +25,12 @@ from __future__ import annotations
 
 from dataclasses import astuple, fields
 from datetime import datetime
+from typing import get_args
 
 import faust
 
 from referral_hub.adapters.avro import AvroCodec
-from referral_hub.config import HubConfig
+from referral_hub.config import HubConfig, Pathway
 from referral_hub.core.incident import Incident
 from referral_hub.adapters.logs import get_logger
 from referral_hub.adapters.metrics import DEAD_LETTERS, DUPLICATE_INCIDENTS, REFERRALS
@@ -90,6 +91,9 @@ def create_app(settings: HubSettings, config: HubConfig, codec: AvroCodec) -> fa
     app = faust_app(APP_ID, settings, settings.router_host, settings.router_port)
     clock = Clock(settings.clock_file)
     DEAD_LETTERS.labels("router")  # from the start, so Prometheus's increase() sees the first
+    for pathway in get_args(Pathway):  # every pathway on the dashboard from the start, at 0
+        for area in config.areas:
+            REFERRALS.labels(pathway, area)
     incidents = raw_topic(app, INCIDENTS)
     by_pair = raw_topic(app, INCIDENTS_BY_PAIR)
     by_perpetrator = raw_topic(app, INCIDENTS_BY_PERPETRATOR)
