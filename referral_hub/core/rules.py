@@ -5,10 +5,11 @@ reads. The router and `referral-hub route` both call it, so "why did this case g
 MARAC" is answered here and nowhere else. Every decision carries its reasons (the spec's
 codes) and an explanation in plain words: the rule and the facts behind it.
 
-The rules come in two parts because they need two histories: the victim's (escalation,
-repeat MARAC) and the perpetrator's (MATAC). The streaming router keeps each with its own
-partitioning and calls `decide_for_victim` and `decide_for_perpetrator` in turn; `decide`
-is both, for the offline command.
+The rules come in three parts because they need three histories: the victim's (escalation,
+repeat MARAC), the pair's (the victim and perpetrator together: counter-allegations) and
+the perpetrator's (MATAC). The streaming router keeps each with its own partitioning and
+calls `decide_for_victim`, `counter_allegation` and `decide_for_perpetrator` in turn;
+`decide` is all three, for the offline command.
 """
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from datetime import UTC, date, datetime, timedelta
 from referral_hub.config import Area, HubConfig, Pathway, RiskThresholds, SpecialistService
 from referral_hub.core.deadlines import describe, due_at
 from referral_hub.core.history import History, PairHistory, PerpetratorHistory, VictimHistory, uk_day
-from referral_hub.core.incident import UK, Child, Incident, Risk, age_on
+from referral_hub.core.incident import UK, Child, Incident, ProtectiveNotice, Risk, age_on
 
 LEVELS = ("standard", "medium", "high")
 SCHOOL_SETTINGS = ("school", "college", "early_years")
@@ -194,7 +195,7 @@ class _Decider:
         return min(candidates, key=lambda candidate: candidate[0])  # ties: the usual rule
 
     @property
-    def notice_in_force(self):
+    def notice_in_force(self) -> ProtectiveNotice | None:
         """The protective notice, unless it expired by the time of the report (then ignored)."""
         notice = self.incident.protective_notice
         return notice if notice is not None and notice.expires_at > self.incident.reported_at else None
