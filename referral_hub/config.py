@@ -17,7 +17,7 @@ import tomllib
 from collections.abc import Iterator
 from datetime import date, time, timedelta
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import (
     BaseModel,
@@ -30,15 +30,22 @@ from pydantic import (
     model_validator,
 )
 
+from referral_hub.core.incident import Flag
+
 Pathway = Literal["MARAC", "IDVA", "COMMUNITY_ADVOCACY", "YOUNG_PEOPLE", "ADULT_SAFEGUARDING",
-                  "ENCOMPASS", "MASH_IDVA", "MATAC"]
+                  "ENCOMPASS", "MASH_IDVA", "MATAC", "SPECIALIST", "OUT_OF_AREA"]
 MaracCriterion = Literal["visible_high_risk", "professional_judgement",
                          "potential_escalation", "repeat_marac"]
 # Agency roles an area names a recipient for. Education settings come from the directory.
 # ESCALATION is told when a referral in the area passes its deadline without contact.
+# MATAC is the only role an area may leave out: not every area has one.
 RecipientRole = Literal["MARAC", "IDVA", "COMMUNITY_ADVOCACY", "YOUNG_PEOPLE",
                         "ADULT_SAFEGUARDING", "MASH_IDVA", "MATAC",
                         "ENCOMPASS_FALLBACK", "HOME_EDUCATION", "ESCALATION"]
+OPTIONAL_ROLES = frozenset({"MATAC"})
+# Deadlines of the second edition's pathways: an area file written for the first edition
+# still loads, with the spec's defaults.
+DEFAULT_DEADLINES = {"SPECIALIST": {"working_days": 2}, "OUT_OF_AREA": {"working_days": 1}}
 EDUCATION_SETTINGS_TOPIC = "recipient.education-settings.v1"
 
 
@@ -113,6 +120,12 @@ class Recipient(_Strict):
         return f"recipient.{self.id}.v1"
 
 
+class SpecialistService(Recipient):
+    """A service for victims with a particular need (honour-based abuse, stalking, no
+    recourse to public funds): the victim flags that send a SPECIALIST referral to it."""
+    flags: list[Flag] = Field(min_length=1)
+
+
 class Deadline(_Strict):
     """Exactly one of: N working days, N calendar hours, N calendar days, next school day."""
     working_days: int | None = Field(default=None, ge=1)
@@ -182,16 +195,38 @@ class Area(_Strict):
     windows: Windows = Windows()
     deadlines: dict[Pathway, Deadline]
     recipients: dict[RecipientRole, Recipient]
+    # name -> service; each names the victim flags it takes (one service per flag).
+    specialist_services: dict[str, SpecialistService] = Field(default_factory=dict)
+
+    @field_validator("deadlines", mode="before")
+    @classmethod
+    def _second_edition_defaults(cls, deadlines: object) -> object:
+        return DEFAULT_DEADLINES | deadlines if isinstance(deadlines, dict) else deadlines
 
     @model_validator(mode="after")
     def _complete(self) -> Area:
-        missing_deadlines = set(Pathway.__args__) - set(self.deadlines)
-        missing_recipients = set(RecipientRole.__args__) - set(self.recipients)
+        optional = OPTIONAL_ROLES - set(self.recipients)  # a pathway left out entirely
+        missing_deadlines = set(get_args(Pathway)) - set(self.deadlines) - optional
+        missing_recipients = set(get_args(RecipientRole)) - set(self.recipients) - OPTIONAL_ROLES
         if missing_deadlines:
             raise ValueError(f"deadlines missing for {sorted(missing_deadlines)}")
         if missing_recipients:
             raise ValueError(f"recipients missing for {sorted(missing_recipients)}")
         return self
+
+    @property
+    def has_matac(self) -> bool:
+        return "MATAC" in self.recipients
+
+    def specialists_for(self, flags: list[str]) -> list[tuple[SpecialistService, list[str]]]:
+        """Each service the victim's flags name, with the flags that named it, in file order."""
+        return [(service, named) for service in self.specialist_services.values()
+                if (named := [f for f in flags if f in service.flags])]
+
+    def named_recipients(self) -> Iterator[tuple[str, Recipient]]:
+        """(configuration key, recipient) for every agency this area names."""
+        yield from ((f"recipients.{role}", r) for role, r in self.recipients.items())
+        yield from ((f"specialist_services.{name}", s) for name, s in self.specialist_services.items())
 
 
 class EducationSetting(_Strict):
@@ -214,7 +249,7 @@ class HubConfig(_Strict):
 
     def agencies(self) -> Iterator[Recipient]:
         """Every agency any area names (one shared by several areas comes once per area)."""
-        return (recipient for area in self.areas.values() for recipient in area.recipients.values())
+        return (recipient for area in self.areas.values() for _, recipient in area.named_recipients())
 
     def agency(self, recipient_id: str) -> Recipient | None:
         return next((r for r in self.agencies() if r.id == recipient_id), None)
@@ -228,8 +263,8 @@ class HubConfig(_Strict):
         """The topics of Kafka-channel agencies (and escalation contacts, whose overdue
         notices always go to their topic) and the schools' shared topic."""
         return sorted({r.topic for area in self.areas.values()
-                       for role, r in area.recipients.items()
-                       if r.channel == "kafka" or role == "ESCALATION"}
+                       for key, r in area.named_recipients()
+                       if r.channel == "kafka" or key == "recipients.ESCALATION"}
                       | {EDUCATION_SETTINGS_TOPIC})
 
     def webhook_secrets(self, environment: dict[str, str]) -> dict[str, list[bytes]]:
@@ -237,12 +272,12 @@ class HubConfig(_Strict):
         A variable that is unset or empty stops the start, named with file and key."""
         secrets: dict[str, list[bytes]] = {}
         for gss_code, area in self.areas.items():
-            for role, recipient in area.recipients.items():
+            for key, recipient in area.named_recipients():
                 if recipient.webhook is None:
                     continue
                 for name in recipient.webhook.secret_env:
                     if not environment.get(name):
-                        raise ConfigError(f"{self.area_files[gss_code]}: recipients.{role}.webhook."
+                        raise ConfigError(f"{self.area_files[gss_code]}: {key}.webhook."
                                           f"secret_env: environment variable {name} is not set")
                 secrets[recipient.id] = [environment[n].encode() for n in recipient.webhook.secret_env]
         return secrets
@@ -324,6 +359,7 @@ def load_config(config_dir: Path) -> HubConfig:
             raise ConfigError(f"{path}: force: '{area.force}' is not a force in {hub_path}")
         if area.gss_code in areas:
             raise ConfigError(f"{path}: gss_code: {area.gss_code} is already configured")
+        _check_pathways_have_recipients(area, path)
         areas[area.gss_code] = area
         area_files[area.gss_code] = path
     settings_path = config_dir / "education-settings.csv"
@@ -339,8 +375,23 @@ def _check_unique_recipient_ids(config: HubConfig) -> None:
     """A recipient shared by areas (a force-wide MATAC) must be written the same in each."""
     first_seen: dict[str, tuple[Path, Recipient]] = {}
     for gss_code, area in config.areas.items():
-        for role, recipient in area.recipients.items():
+        for key, recipient in area.named_recipients():
             path, seen = first_seen.setdefault(recipient.id, (config.area_files[gss_code], recipient))
             if seen != recipient:
-                raise ConfigError(f"{config.area_files[gss_code]}: recipients.{role}.id: '{recipient.id}' "
+                raise ConfigError(f"{config.area_files[gss_code]}: {key}.id: '{recipient.id}' "
                                   f"is configured differently in {path.name}: one recipient, one entry")
+
+
+def _check_pathways_have_recipients(area: Area, path: Path) -> None:
+    """A deadline for a pathway nobody receives is a mistake (MATAC written for an area
+    without one), and a flag sent to two services would refer the victim twice for it."""
+    if "MATAC" in area.deadlines and not area.has_matac:
+        raise ConfigError(f"{path}: deadlines.MATAC: the area names no MATAC recipient; "
+                          "name one under recipients, or leave MATAC out")
+    services_by_flag: dict[str, str] = {}
+    for name, service in area.specialist_services.items():
+        for flag in service.flags:
+            other = services_by_flag.setdefault(flag, name)
+            if other != name:
+                raise ConfigError(f"{path}: specialist_services.{name}.flags: {flag} is already "
+                                  f"sent to specialist_services.{other}: one service per flag")

@@ -54,6 +54,10 @@ def encompass_record(**changes) -> dict:
                   "date_of_birth": date(2015, 5, 3)},
         "child_present": True,
         "incident_at": datetime(2026, 11, 20, 21, 50, tzinfo=UTC),  # GMT: 21:50 local
+        "location_type": "shared_home",
+        "child_voice": "Amelia told the officer she hid in her room and was worried about her mum.",
+        "parent_contact": ("Do not contact the parent about this. Contacting them could put them at "
+                           "risk; speak to your Designated Safeguarding Lead instead."),
         "police_reference": "Merseyside Police MP-2026-0004711",
         "setting": {"urn": "104812", "name": "St Helens Primary School"},
         "key_adult_email": KEY_ADULT_EMAIL,

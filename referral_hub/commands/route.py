@@ -12,26 +12,31 @@ from typing import Iterable, TextIO
 
 from referral_hub.config import HubConfig
 from referral_hub.core.incident import Incident
-from referral_hub.core.history import History, PerpetratorHistory, VictimHistory
-from referral_hub.core.rules import Decision, decide, perpetrator_key
+from referral_hub.core.history import History, PairHistory, PerpetratorHistory, VictimHistory
+from referral_hub.core.rules import Decision, decide, pair_key, perpetrator_key
 from referral_hub.core.validation import Refused, parse_incident
 
 
 @dataclass
 class OfflineRouter:
-    """The router's state kept in memory: each victim's and each perpetrator's history."""
+    """The router's state kept in memory: each victim's, each perpetrator's and each pair's
+    history."""
     config: HubConfig
     victims: dict[str, VictimHistory] = field(default_factory=dict)
     perpetrators: dict[str, PerpetratorHistory] = field(default_factory=dict)
+    pairs: dict[str, PairHistory] = field(default_factory=dict)
 
     def route(self, incident: Incident) -> list[Decision]:
-        perpetrator = perpetrator_key(incident)
+        perpetrator, pair = perpetrator_key(incident), pair_key(incident)
         victim_history = self.victims.get(incident.key, VictimHistory())
         perpetrator_history = self.perpetrators.get(perpetrator, PerpetratorHistory())
-        decisions = decide(incident, History(victim_history, perpetrator_history), self.config)
+        pair_history = self.pairs.get(pair, PairHistory())
+        decisions = decide(incident, History(victim_history, perpetrator_history, pair_history),
+                           self.config)
         self.victims[incident.key] = victim_history.after(incident, decisions, self.config)
         if perpetrator:
             self.perpetrators[perpetrator] = perpetrator_history.after(incident, decisions, self.config)
+            self.pairs[pair] = pair_history.after(incident, decisions, self.config)
         return decisions
 
 
@@ -60,28 +65,40 @@ def route_lines(lines: TextIO, out: TextIO, err: TextIO, config: HubConfig,
     return status
 
 
-def _counts(lines: list[str], config: HubConfig) -> tuple[dict[tuple[str, str], int], int]:
-    """Referrals per (area, pathway), and how many lines the configuration refused."""
-    counts: dict[tuple[str, str], int] = {}
+def _decisions(lines: list[str], config: HubConfig) -> tuple[dict[str, tuple[str, Decision]], int]:
+    """referral id -> (area name, decision), and how many lines the configuration refused."""
+    decisions: dict[str, tuple[str, Decision]] = {}
     refused = 0
     for _, result in routed_lines(lines, config):
         if isinstance(result, Refused):
             refused += 1
             continue
         for decision in result:
-            area = config.areas[decision.area].name
-            counts[(area, decision.pathway)] = counts.get((area, decision.pathway), 0) + 1
-    return counts, refused
+            decisions[decision.referral_id] = (config.areas[decision.area].name, decision)
+    return decisions, refused
 
 
 def compare_lines(lines: TextIO, out: TextIO, old: HubConfig, new: HubConfig) -> int:
-    """The change in referrals per area and pathway between two configurations."""
+    """The change per area and pathway between two configurations: how many referrals, and
+    of those both make (the same referral id), how many are due earlier or later, or go
+    to another recipient."""
     incidents = list(lines)
-    (before, refused_before), (after, refused_after) = _counts(incidents, old), _counts(incidents, new)
-    out.write(f"{'area':<12} {'pathway':<19} {'old':>6} {'new':>6} {'change':>7}\n")
-    for area, pathway in sorted(before.keys() | after.keys()):
-        was, now = before.get((area, pathway), 0), after.get((area, pathway), 0)
-        out.write(f"{area:<12} {pathway:<19} {was:>6} {now:>6} {now - was:>+7}\n")
+    (before, refused_before), (after, refused_after) = _decisions(incidents, old), _decisions(incidents, new)
+    rows: dict[tuple[str, str], list[int]] = {}  # old, new, earlier, later, recipient
+    for decisions, column in ((before, 0), (after, 1)):
+        for area, decision in decisions.values():
+            rows.setdefault((area, decision.pathway), [0] * 5)[column] += 1
+    for referral in before.keys() & after.keys():
+        (area, was), (_, now) = before[referral], after[referral]
+        row = rows[(area, now.pathway)]
+        row[2] += now.due_at < was.due_at
+        row[3] += now.due_at > was.due_at
+        row[4] += now.recipient != was.recipient
+    out.write(f"{'area':<12} {'pathway':<19} {'old':>6} {'new':>6} {'change':>7} "
+              f"{'earlier':>8} {'later':>6} {'recipient':>10}\n")
+    for (area, pathway), (was, now, earlier, later, moved) in sorted(rows.items()):
+        out.write(f"{area:<12} {pathway:<19} {was:>6} {now:>6} {now - was:>+7} "
+                  f"{earlier:>8} {later:>6} {moved:>10}\n")
     out.write(f"{'refused lines':<32} {refused_before:>6} {refused_after:>6} "
               f"{refused_after - refused_before:>+7}\n")
     return 0

@@ -40,11 +40,12 @@ def nth_working_day_start(reported_at: datetime, n: int, starts: time) -> dateti
 
 
 def is_school_day(day: date, terms: Sequence[Term] = ()) -> bool:
-    """A working day, in term when the area gives term dates. Past the last term an area
-    has published, every working day counts: better a notification too early than none."""
+    """A working day, in term when the area gives term dates. Before the first term and
+    past the last term an area has published, every working day counts (pathways.md):
+    better a notification too early than one held for months."""
     if not is_working_day(day):
         return False
-    if not terms or day > max(term.end for term in terms):
+    if not terms or day < min(term.start for term in terms) or day > max(term.end for term in terms):
         return True
     return any(term.start <= day <= term.end for term in terms)
 

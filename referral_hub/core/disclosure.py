@@ -17,6 +17,7 @@ from referral_hub.core.rules import Decision, risk_level
 RECORD_TYPES = {
     "MARAC": "recipient-risk", "IDVA": "recipient-risk",
     "COMMUNITY_ADVOCACY": "recipient-support", "YOUNG_PEOPLE": "recipient-support",
+    "SPECIALIST": "recipient-support",
     "MASH_IDVA": "recipient-safeguarding", "ADULT_SAFEGUARDING": "recipient-safeguarding",
     "ENCOMPASS": "recipient-encompass", "MATAC": "recipient-matac",
 }
@@ -48,7 +49,7 @@ def _child(child: Child, household: bool) -> dict:
     record = child.model_dump(include={"person_id", "given_name", "family_name", "date_of_birth",
                                        "present"})
     if household:
-        record |= {"resides_with": list(child.resides_with),
+        record |= {"resides_with": list(child.resides_with), "related_to": list(child.related_to),
                    "education_setting": child.education.setting, "urn": child.education.urn}
     return record
 
@@ -60,7 +61,8 @@ def _risk_referral(decision: Decision, incident: Incident, config: HubConfig) ->
             "flags": list(incident.flags),
             "protective_notice": incident.protective_notice and incident.protective_notice.model_dump(),
             "children": [_child(c, household=False) for c in incident.children],
-            "consent_to_share": incident.consent_to_share, "occurred_at": incident.occurred_at}
+            "consent_to_share": incident.consent_to_share, "occurred_at": incident.occurred_at,
+            "related_incidents": list(decision.linked_incidents)}
 
 
 def _support_referral(decision: Decision, incident: Incident, config: HubConfig) -> dict:
@@ -68,14 +70,16 @@ def _support_referral(decision: Decision, incident: Incident, config: HubConfig)
     return {"victim": _victim(incident, address=False),
             "risk_level": risk_level(incident.risk, area.risk),
             "consent_to_share": incident.consent_to_share,
-            "protective_notice": incident.protective_notice and incident.protective_notice.model_dump()}
+            "protective_notice": incident.protective_notice and incident.protective_notice.model_dump(),
+            "flags": list(incident.flags), "related_incidents": list(decision.linked_incidents)}
 
 
 def _safeguarding_referral(decision: Decision, incident: Incident, config: HubConfig) -> dict:
     area = config.areas[incident.local_authority]
     return {"victim": _victim(incident), "perpetrator": _perpetrator(incident),
             "risk_level": risk_level(incident.risk, area.risk), "flags": list(incident.flags),
-            "children": [_child(c, household=True) for c in incident.children]}
+            "children": [_child(c, household=True) for c in incident.children],
+            "related_incidents": list(decision.linked_incidents)}
 
 
 def _encompass_notification(decision: Decision, incident: Incident, config: HubConfig) -> dict:
@@ -86,10 +90,20 @@ def _encompass_notification(decision: Decision, incident: Incident, config: HubC
                                                "date_of_birth"}),
             "child_present": child.present,
             "incident_at": incident.occurred_at or incident.reported_at,
+            "location_type": incident.location_type, "child_voice": child.voice,
+            "parent_contact": parent_contact(incident.victim.contact.safe_to_contact),
             "setting": {"urn": child.education.urn,
                         "name": setting.name if setting else f"{child.education.setting} (not in the directory)"},
             "key_adult_email": setting.key_adult_email if setting else str(fallback.email),
             "guidance": config.areas[incident.local_authority].encompass_guidance}
+
+
+def parent_contact(safe_to_contact: bool) -> str:
+    """The victim's safe_to_contact flag as a teacher needs to hear it."""
+    if safe_to_contact:
+        return "You may contact the parent as you usually would."
+    return ("Do not contact the parent about this. Contacting them could put them at risk; "
+            "speak to your Designated Safeguarding Lead instead.")
 
 
 def _matac_referral(decision: Decision, incident: Incident, config: HubConfig) -> dict:

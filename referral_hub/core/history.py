@@ -35,6 +35,14 @@ class PerpetratorIncident:
     referred_to_matac: bool
 
 
+@dataclass(frozen=True)
+class PairIncident:
+    """An incident between two people, with which of them was the victim."""
+    reference: str
+    victim_id: str
+    reported_at: datetime
+
+
 def uk_day(moment: datetime) -> date:
     return moment.astimezone(UK).date()
 
@@ -83,7 +91,32 @@ class PerpetratorHistory(_PersonHistory):
 
 
 @dataclass(frozen=True)
+class PairHistory(_PersonHistory):
+    """The incidents between this victim and this perpetrator, whichever was the victim:
+    kept by the unordered pair of person ids, for counter-allegations."""
+    incidents: tuple[PairIncident, ...] = ()
+
+    @staticmethod
+    def remembered(incident: Incident, decisions: list[Decision]) -> PairIncident:
+        return PairIncident(incident.reference, incident.victim.person_id, incident.reported_at)
+
+    def reversed_roles(self, incident: Incident, days: int) -> PairIncident | None:
+        """The nearest incident already known, within `days` UK calendar days of this one,
+        in which this incident's perpetrator was the victim (so this victim was the
+        perpetrator). Usually an earlier one; a later one only when it reached the hub
+        first (two notifications sent together, a late notification): whichever of the two
+        comes second carries the warning, so neither order loses it."""
+        today = incident.reported_date
+        reversed_ = [p for p in self.incidents
+                     if p.victim_id == incident.perpetrator.person_id and p.reference != incident.reference
+                     and abs((today - uk_day(p.reported_at)).days) <= days]
+        return min(reversed_, key=lambda p: abs(p.reported_at - incident.reported_at), default=None)
+
+
+@dataclass(frozen=True)
 class History:
-    """What the hub knew before this incident, about its victim and its perpetrator."""
+    """What the hub knew before this incident, about its victim, its perpetrator and the
+    two of them together."""
     victim: VictimHistory = VictimHistory()
     perpetrator: PerpetratorHistory = PerpetratorHistory()
+    pair: PairHistory = PairHistory()

@@ -16,9 +16,12 @@ UK = ZoneInfo("Europe/London")
 Gender = Literal["female", "male", "other", "unknown"]
 Grade = Literal["standard", "medium", "high"]
 Flag = Literal["non_fatal_strangulation", "stalking", "threats_to_kill", "honour_based_abuse",
-               "pregnancy", "separation", "weapons", "coercive_control", "adult_at_risk",
+               "forced_marriage", "pregnancy", "separation", "weapons", "coercive_control", "adult_at_risk",
                "no_recourse_to_public_funds"]
 Setting = Literal["school", "college", "early_years", "home_educated", "none", "unknown"]
+Adult = Literal["victim", "perpetrator"]
+# Where it happened, as a kind of place for the Encompass notice: never the address.
+LocationType = Literal["victim_home", "perpetrator_home", "shared_home", "public_place", "other"]
 
 
 class _Contract(BaseModel):
@@ -76,8 +79,13 @@ class Education(_Contract):
 
 class Child(_Person):
     present: bool
-    resides_with: list[Literal["victim", "perpetrator"]] = Field(max_length=2)
+    resides_with: list[Adult] = Field(max_length=2)
+    # Second edition: the son or daughter (or in the care) of that adult, wherever the
+    # child lives (statutory Encompass guidance, 2025).
+    related_to: list[Adult] = Field(default_factory=list, max_length=2)
     education: Education
+    # What the child said or how the child seemed, for the Key Adult only.
+    voice: str | None = Field(default=None, max_length=2000)
 
 
 class Incident(_Contract):
@@ -95,6 +103,7 @@ class Incident(_Contract):
     protective_notice: ProtectiveNotice | None = None
     children: list[Child] = Field(default_factory=list, max_length=30)
     consent_to_share: bool
+    location_type: LocationType | None = None
 
     @property
     def key(self) -> str:

@@ -5,26 +5,32 @@ reads. The router and `referral-hub route` both call it, so "why did this case g
 MARAC" is answered here and nowhere else. Every decision carries its reasons (the spec's
 codes) and an explanation in plain words: the rule and the facts behind it.
 
-The rules come in two parts because they need two histories: the victim's (escalation,
-repeat MARAC) and the perpetrator's (MATAC). The streaming router keeps each with its own
-partitioning and calls `decide_for_victim` and `decide_for_perpetrator` in turn; `decide`
-is both, for the offline command.
+The rules come in three parts because they need three histories: the victim's (escalation,
+repeat MARAC), the pair's (the victim and perpetrator together: counter-allegations) and
+the perpetrator's (MATAC). The streaming router keeps each with its own partitioning and
+calls `decide_for_victim`, `counter_allegation` and `decide_for_perpetrator` in turn;
+`decide` is all three, for the offline command.
 """
 from __future__ import annotations
 
 import calendar
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 
-from referral_hub.config import Area, HubConfig, Pathway, RiskThresholds
+from referral_hub.config import Area, HubConfig, Pathway, RiskThresholds, SpecialistService
 from referral_hub.core.deadlines import describe, due_at
-from referral_hub.core.history import History, PerpetratorHistory, VictimHistory, uk_day
-from referral_hub.core.incident import UK, Child, Incident, Risk, age_on
+from referral_hub.core.history import History, PairHistory, PerpetratorHistory, VictimHistory, uk_day
+from referral_hub.core.incident import UK, Child, Incident, ProtectiveNotice, Risk, age_on
 
 LEVELS = ("standard", "medium", "high")
 SCHOOL_SETTINGS = ("school", "college", "early_years")
 ORDINALS = {2: "second", 3: "third", 4: "fourth", 5: "fifth"}
+# Victim pathways whose deadline a protective notice in force shortens (pathways.md, Deadlines).
+NOTICE_PATHWAYS = frozenset({"MARAC", "IDVA", "COMMUNITY_ADVOCACY", "YOUNG_PEOPLE", "SPECIALIST",
+                             "OUT_OF_AREA"})
+VICTIM_PATHWAYS = NOTICE_PATHWAYS | {"ADULT_SAFEGUARDING", "MASH_IDVA"}
+COUNTER_ALLEGATION_DAYS = 365
 
 
 # --- decisions ----------------------------------------------------------------------
@@ -44,7 +50,9 @@ class Decision:
     due_at: datetime
     config_version: str
     explanation: tuple[str, ...] = field(default=(), compare=False)
-    linked_incidents: tuple[str, ...] = ()  # MATAC: the incidents that make the pattern
+    # MATAC: the incidents that make the pattern; a possible counter-allegation: the earlier
+    # incident with the roles reversed (the spec's `related_incidents`).
+    linked_incidents: tuple[str, ...] = ()
 
     def as_route_output(self, explain: bool = False) -> dict:
         """The JSON object `referral-hub route` prints (spec: the rules without Kafka)."""
@@ -70,9 +78,12 @@ def _local_text(moment: datetime) -> str:
     return moment.astimezone(UK).strftime("%A %d %B %Y %H:%M")
 
 
-def referral_id(incident: Incident, pathway: str, subject_id: str) -> str:
-    """Deterministic, so a replayed incident yields the same ids and changes nothing."""
-    digest = hashlib.sha256(f"{incident.reference}|{pathway}|{subject_id}".encode()).hexdigest()
+def referral_id(incident: Incident, pathway: str, subject_id: str, recipient: str | None = None) -> str:
+    """Deterministic, so a replayed incident yields the same ids and changes nothing. Only
+    SPECIALIST has several referrals of one subject (one per service): its ids name the
+    recipient too."""
+    key = f"{incident.reference}|{pathway}|{subject_id}" + (f"|{recipient}" if recipient else "")
+    digest = hashlib.sha256(key.encode()).hexdigest()
     return f"ref-{digest[:24]}"
 
 
@@ -147,26 +158,47 @@ class _Decider:
         return age_on(self.incident.victim.date_of_birth, self.incident.reported_date)
 
     def refer(self, pathway: Pathway, subject_id: str, recipient: str, reasons: dict[str, str],
-              deadline_hours: int | None = None, notes: tuple[str, ...] = (),
-              linked_incidents: tuple[str, ...] = ()) -> None:
-        """Record a referral; `reasons` maps each reason code to its facts in plain words."""
-        reported_at, deadline = self.incident.reported_at, self.area.deadlines[pathway]
-        due = due_at(deadline, reported_at, self.area.working_day_starts,
-                     self.area.school_day_starts, self.area.term_dates)
-        rule = describe(deadline)
-        if deadline_hours is not None and reported_at + timedelta(hours=deadline_hours) < due:
-            due, rule = (reported_at + timedelta(hours=deadline_hours)).astimezone(UTC), \
-                f"{deadline_hours} hours, as a protective notice is in force"
+              notes: tuple[str, ...] = (), linked_incidents: tuple[str, ...] = (),
+              school_area: Area | None = None) -> None:
+        """Record a referral; `reasons` maps each reason code to its facts in plain words.
+        `school_area` is the area whose term dates count (an Encompass notice's)."""
+        reported_at = self.incident.reported_at
+        due, rule = self.deadline(pathway, school_area or self.area)
         explanation = [f"{code}: {fact}" for code, fact in reasons.items()] + list(notes)
-        explanation.append(f"due {_local_text(due)} UK time: {rule} after the report "
-                           f"({_local_text(reported_at)})")
+        explanation.append(f"due {_local_text(due)} UK time: {rule}")
         self.decisions.append(Decision(
-            referral_id=referral_id(self.incident, pathway, subject_id),
+            referral_id=referral_id(self.incident, pathway, subject_id,
+                                    recipient if pathway == "SPECIALIST" else None),
             incident_id=self.incident.incident_id, force=self.incident.force,
             area=self.area.gss_code, pathway=pathway, subject_id=subject_id,
             recipient=recipient, reasons=tuple(reasons), reported_at=reported_at,
             due_at=due, config_version=self.config.version, explanation=tuple(explanation),
             linked_incidents=linked_incidents))
+
+    def deadline(self, pathway: Pathway, school_area: Area) -> tuple[datetime, str]:
+        """(due_at, the rule in words): the area's usual deadline, or for a victim pathway
+        with a protective notice in force the earliest of that, the notice hours after the
+        report, and the notice's expiry: support must come while the notice protects."""
+        reported_at, area = self.incident.reported_at, self.area
+        usual = due_at(area.deadlines[pathway], reported_at, area.working_day_starts,
+                       school_area.school_day_starts, school_area.term_dates)
+        after = f"after the report ({_local_text(reported_at)})"
+        candidates = [(usual, f"{describe(area.deadlines[pathway])} {after}")]
+        notice = self.notice_in_force
+        if notice and pathway in NOTICE_PATHWAYS:
+            hours = area.protective_notice_hours
+            candidates += [
+                ((reported_at + timedelta(hours=hours)).astimezone(UTC),
+                 f"{hours} hours {after}, as a {notice.type} is in force"),
+                (notice.expires_at.astimezone(UTC), f"when the {notice.type} expires, sooner than "
+                                                    f"{describe(area.deadlines[pathway])} {after}")]
+        return min(candidates, key=lambda candidate: candidate[0])  # ties: the usual rule
+
+    @property
+    def notice_in_force(self) -> ProtectiveNotice | None:
+        """The protective notice, unless it expired by the time of the report (then ignored)."""
+        notice = self.incident.protective_notice
+        return notice if notice is not None and notice.expires_at > self.incident.reported_at else None
 
     def marac_criteria(self, history: VictimHistory) -> dict[str, str]:
         """The SafeLives criteria that hold and that this area acts on, with their facts."""
@@ -209,6 +241,8 @@ class _Decider:
                        notes=("an IDVA referral goes with every MARAC referral",))
         elif incident.consent_to_share:
             self.support_pathway()
+        for service, flags in area.specialists_for(incident.flags):
+            self.specialist(service, flags, alongside_marac=bool(criteria))
         older = age >= area.windows.older_victim_age
         at_risk = "adult_at_risk" in incident.flags
         if age >= 18 and (older or at_risk):
@@ -230,23 +264,36 @@ class _Decider:
                                        if incident.risk.officer_grade else "")
                                     + "; no MARAC criterion this area acts on holds; "
                                       "the victim consented to a referral")
-        notice = incident.protective_notice
-        in_force = notice is not None and notice.expires_at > incident.reported_at
-        if in_force:
+        notice = self.notice_in_force
+        if notice:
             reasons["protective_notice"] = (f"{notice.type} in force until "
                                             f"{_local_text(notice.expires_at)}")
-        self.refer(pathway, incident.victim.person_id, self.area.recipients[pathway].id,
-                   reasons, deadline_hours=self.area.protective_notice_hours if in_force else None)
+        self.refer(pathway, incident.victim.person_id, self.area.recipients[pathway].id, reasons)
+
+    def specialist(self, service: SpecialistService, flags: list[str], alongside_marac: bool) -> None:
+        """One referral per specialist service the victim's flags name: with consent, or
+        without it alongside a MARAC referral (MARAC shares without consent)."""
+        if not (alongside_marac or self.incident.consent_to_share):
+            return
+        reasons = {flag: f"flagged by the police; {self.area.name} sends {flag.replace('_', ' ')} "
+                         f"to {service.name}" for flag in flags}
+        why = ("alongside the MARAC referral, so without waiting for consent" if alongside_marac
+               else "the victim consented to a referral")
+        self.refer("SPECIALIST", self.incident.victim.person_id, service.id, reasons, notes=(why,))
 
     def children_pathways(self) -> None:
         incident, age = self.incident, self.victim_age
-        involved = [c for c in incident.children if c.present or c.resides_with]
-        for child in involved:
+        household = [c for c in incident.children if c.present or c.resides_with]
+        related_only = [c for c in incident.children if c.related_to and c not in household]
+        for child in household + related_only:
             self.encompass(child)
         reasons = {}
-        if involved:
-            reasons["children_in_household"] = (f"{len(involved)} child(ren) present or living with "
-                                                f"either adult: {', '.join(c.person_id for c in involved)}")
+        if household:
+            reasons["children_in_household"] = (f"{len(household)} child(ren) present or living with "
+                                                f"either adult: {', '.join(c.person_id for c in household)}")
+        if related_only:
+            reasons["child_related"] = (f"{len(related_only)} child(ren) of either adult living "
+                                        f"elsewhere: {', '.join(c.person_id for c in related_only)}")
         if 16 <= age < 18:
             reasons["victim_16_17"] = f"victim aged {age}"
         if age < 16:
@@ -256,7 +303,7 @@ class _Decider:
         if perpetrator and perpetrator.date_of_birth:
             perpetrator_age = age_on(perpetrator.date_of_birth, incident.reported_date)
             if perpetrator_age < 18:
-                reasons["perpetrator_under_18"] = f"perpetrator aged {perpetrator_age}: child-to-parent abuse"
+                reasons["perpetrator_under_18"] = young_perpetrator(perpetrator_age, perpetrator.relationship)
         if reasons:
             self.refer("MASH_IDVA", incident.victim.person_id,
                        self.area.recipients["MASH_IDVA"].id, reasons)
@@ -268,7 +315,11 @@ class _Decider:
             reasons["child_present"] = "the child was present at the incident"
         if child.resides_with:
             reasons["child_resident"] = f"the child lives with the {' and the '.join(child.resides_with)}"
-        education, notes = child.education, ()
+        if child.related_to:
+            reasons["child_related"] = (f"the child is the son or daughter of the "
+                                        f"{' and of the '.join(child.related_to)}")
+        # Term dates: the setting's own area; for the area's own contacts, the victim's area.
+        education, notes, school_area = child.education, (), self.area
         if education.setting == "home_educated":
             recipient = self.area.recipients["HOME_EDUCATION"]
             reasons["home_educated"] = f"home educated: told to {recipient.name}"
@@ -278,6 +329,9 @@ class _Decider:
             if setting:
                 recipient_id = setting.recipient_id
                 notes = (f"attends {setting.name} (URN {setting.urn}): its Key Adult is told",)
+                school_area = self.config.areas.get(setting.local_authority, self.area)
+                if school_area is not self.area:
+                    notes += (f"school days are those of {school_area.name}, the school's area",)
             else:
                 fallback = self.area.recipients["ENCOMPASS_FALLBACK"]
                 recipient_id = fallback.id
@@ -286,10 +340,13 @@ class _Decider:
                     f"directory: told to {fallback.name}")
         else:
             return  # none or unknown: no setting to tell; MASH IDVA still lists the child
-        self.refer("ENCOMPASS", child.person_id, recipient_id, reasons, notes=notes)
+        self.refer("ENCOMPASS", child.person_id, recipient_id, reasons, notes=notes,
+                   school_area=school_area)
 
     def matac(self, history: PerpetratorHistory) -> None:
         """A serial perpetrator goes to MATAC, at most once in the configured months."""
+        if not self.area.has_matac:
+            return  # the victim's area has no MATAC (St Helens, Halton): the history still counts
         incident, windows = self.incident, self.area.windows
         perpetrator = incident.perpetrator
         today = incident.reported_date
@@ -307,6 +364,35 @@ class _Decider:
                                    f"{windows.serial_perpetrator_years} years (incidents of {dates}); "
                                    f"no MATAC referral in the last {windows.matac_once_in_months} months")},
             linked_incidents=tuple(sorted({p.reference for p in related} | {incident.reference})))
+
+
+def young_perpetrator(age: int, relationship: str) -> str:
+    """Why a perpetrator under 18 goes to the MASH, in words true to the relationship."""
+    if relationship in ("partner", "ex_partner"):
+        return (f"perpetrator aged {age}, the victim's {relationship.replace('_', '-')}: "
+                "abuse in a young person's relationship")
+    if relationship == "family_member":
+        return f"perpetrator aged {age}, a family member: possibly child-to-parent or sibling abuse"
+    return f"perpetrator aged {age}"
+
+
+def counter_allegation(incident: Incident, history: PairHistory, config: HubConfig,
+                       decisions: list[Decision]) -> list[Decision]:
+    """Victim referrals carry `possible_counter_allegation` when this victim was recorded
+    as the perpetrator against this perpetrator within 365 days (roles reversed), naming
+    that incident, so that the MARAC or service looks at both before acting."""
+    earlier = history.reversed_roles(incident, COUNTER_ALLEGATION_DAYS)
+    if earlier is None:
+        return decisions
+    days = (incident.reported_date - uk_day(earlier.reported_at)).days
+    span = f"{abs(days)} day{'s' * (abs(days) != 1)}"
+    when = f"{span} before" if days >= 0 else f"{span} after, notified first"
+    fact = (f"possible_counter_allegation: the victim was recorded as the perpetrator against "
+            f"this perpetrator on {uk_day(earlier.reported_at)} (incident {earlier.reference}, "
+            f"{when}): look at both before acting")
+    return [replace(d, reasons=(*d.reasons, "possible_counter_allegation"),
+                    explanation=(fact, *d.explanation), linked_incidents=(earlier.reference,))
+            if d.pathway in VICTIM_PATHWAYS else d for d in decisions]
 
 
 def decide_for_victim(incident: Incident, history: VictimHistory, config: HubConfig) -> list[Decision]:
@@ -331,10 +417,20 @@ def decide_for_perpetrator(incident: Incident, history: PerpetratorHistory,
 
 def decide(incident: Incident, history: History, config: HubConfig) -> list[Decision]:
     """Every referral this incident calls for."""
-    return (decide_for_victim(incident, history.victim, config)
+    victims = decide_for_victim(incident, history.victim, config)
+    return (counter_allegation(incident, history.pair, config, victims)
             + decide_for_perpetrator(incident, history.perpetrator, config))
 
 
 def perpetrator_key(incident: Incident) -> str | None:
     """Partition key of the perpetrator's history: person ids are the force's own."""
     return f"{incident.force}:{incident.perpetrator.person_id}" if incident.perpetrator else None
+
+
+def pair_key(incident: Incident) -> str | None:
+    """Partition key of the history between two people, the same whichever is the victim:
+    both incidents of a counter-allegation meet on one partition, in order."""
+    if incident.perpetrator is None:
+        return None
+    people = sorted((incident.victim.person_id, incident.perpetrator.person_id))
+    return f"{incident.force}:{people[0]}|{people[1]}"

@@ -113,8 +113,10 @@ def _contract_problems(incident: Incident) -> list[Problem]:
         elif age_on(child.date_of_birth, reported) >= 18:
             problems.append(Problem(f"{path}.date_of_birth",
                                     "the child is 18 or over at reported_at; children are under 18"))
-        if len(set(child.resides_with)) != len(child.resides_with):
-            problems.append(Problem(f"{path}.resides_with", "lists the same adult twice"))
+        for field in ("resides_with", "related_to"):
+            adults = getattr(child, field)
+            if len(set(adults)) != len(adults):
+                problems.append(Problem(f"{path}.{field}", "lists the same adult twice"))
     if len({c.person_id for c in incident.children}) != len(incident.children):
         problems.append(Problem("children", "the same person_id appears twice"))
     return problems

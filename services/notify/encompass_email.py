@@ -31,6 +31,12 @@ UK = ZoneInfo("Europe/London")
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 DEFAULT_SENDER = "operation-encompass@referral-hub.example.org"
 REFERRAL_ID = re.compile(r"ref-[0-9a-f]{24}")
+# The record's location_type as a Key Adult reads it: a kind of place, never an address.
+LOCATION_WORDS = {"victim_home": "At the home of the adult victim",
+                  "perpetrator_home": "At the home of the other adult involved",
+                  "shared_home": "At the home the two adults share",
+                  "public_place": "In a public place",
+                  "other": "Somewhere other than a home or a public place"}
 
 
 class SmtpSettings(BaseSettings):
@@ -130,6 +136,13 @@ def _flag(record: dict, key: str) -> bool:
     return value
 
 
+def _optional_text(record: dict, key: str) -> str | None:
+    value = record.get(key)
+    if value is not None and not isinstance(value, str):
+        raise ValueError(f"{key} must be text or absent")
+    return value.strip() if value and value.strip() else None
+
+
 def _moment(record: dict, key: str) -> datetime:
     if key not in record:
         raise ValueError(f"the Encompass record has no {key}")
@@ -139,9 +152,9 @@ def _moment(record: dict, key: str) -> datetime:
 def view(record: dict) -> dict:
     """What the email and the acknowledgement page may show, formatted, and nothing else.
 
-    Reads only: referral_id, victim_safe_to_contact, due_at, child (given_name, family_name,
-    date_of_birth), child_present, incident_at, police_reference, setting (urn, name),
-    guidance.
+    Reads only: referral_id, victim_safe_to_contact, parent_contact, due_at, child
+    (given_name, family_name, date_of_birth), child_present, incident_at, location_type,
+    child_voice, police_reference, setting (urn, name), guidance.
     """
     referral_id = _text(record, "referral_id")
     if not REFERRAL_ID.fullmatch(referral_id):
@@ -154,6 +167,7 @@ def view(record: dict) -> dict:
     return {
         "referral_id": referral_id,
         "victim_safe_to_contact": _flag(record, "victim_safe_to_contact"),
+        "parent_contact": _text(record, "parent_contact"),
         "due_day": uk_day(due_at, "due_at"),
         "due_time_on_day": uk_time_on_day(due_at, "due_at"),
         "child_given_name": given_name,
@@ -161,6 +175,8 @@ def view(record: dict) -> dict:
         "child_date_of_birth": _date_of_birth(child["date_of_birth"]),
         "child_present": _flag(record, "child_present"),
         "incident_when": uk_day_time(_moment(record, "incident_at"), "incident_at"),
+        "incident_where": LOCATION_WORDS.get(_optional_text(record, "location_type"), "Not given"),
+        "child_voice": _optional_text(record, "child_voice"),
         "police_reference": _text(record, "police_reference"),
         "setting_name": _text(record, "setting", "name"),
         "setting_urn": _text(record, "setting", "urn"),

@@ -1,11 +1,16 @@
 """The router: applies the pathway rules (referral_hub/core/rules.py) to each validated incident.
 
-Two stages, because the rules need two histories with different partitioning:
+Three stages, because the rules need three histories with different partitioning:
 
-1. incidents.v1 (key force:victim) -> decide_for_victim(incident, victim history) ->
-   referrals.v1 (the decision) and deliveries.v1 (what its recipient may see); the
-   incident is forwarded to incidents.by-perpetrator.v1.
-2. incidents.by-perpetrator.v1 (key force:perpetrator) -> decide_for_perpetrator(incident,
+1. incidents.v1 (key force:victim) -> decide_for_victim(incident, victim history). With
+   no perpetrator, its decisions are published: referrals.v1 (the decision) and
+   deliveries.v1 (what its recipient may see). Otherwise the incident goes on, with the
+   decisions, to incidents.by-pair.v1.
+2. incidents.by-pair.v1 (key force:person|person, the two ids sorted, so both roles of a
+   counter-allegation meet on one partition) -> counter_allegation(incident, pair history,
+   decisions) marks them, then they are published; the incident is forwarded to
+   incidents.by-perpetrator.v1.
+3. incidents.by-perpetrator.v1 (key force:perpetrator) -> decide_for_perpetrator(incident,
    perpetrator history) -> referrals.v1 (MATAC).
 
 Each history is a faust table keyed like its topic, rebuilt from its changelog after a
@@ -18,24 +23,29 @@ tracker (tracker.py) follows to first contact and reports overdue.
 """
 from __future__ import annotations
 
+from dataclasses import astuple, fields
 from datetime import datetime
+from typing import get_args
 
 import faust
 
 from referral_hub.adapters.avro import AvroCodec
-from referral_hub.config import HubConfig
+from referral_hub.config import HubConfig, Pathway
 from referral_hub.core.incident import Incident
 from referral_hub.adapters.logs import get_logger
 from referral_hub.adapters.metrics import DEAD_LETTERS, DUPLICATE_INCIDENTS, REFERRALS
 from referral_hub.adapters.clock import Clock
 from referral_hub.core.disclosure import disclose
 from referral_hub.adapters.records import contact_event, dead_letter
-from referral_hub.core.history import (PerpetratorHistory, PerpetratorIncident, PriorIncident, VictimHistory)
-from referral_hub.core.rules import (Decision, decide_for_perpetrator, decide_for_victim, perpetrator_key)
+from referral_hub.core.history import (PairHistory, PairIncident, PerpetratorHistory, PerpetratorIncident,
+                                       PriorIncident, VictimHistory)
+from referral_hub.core.rules import (Decision, counter_allegation, decide_for_perpetrator, decide_for_victim,
+                                     pair_key, perpetrator_key)
 from referral_hub.settings import HubSettings
 from referral_hub.adapters.streaming import agent, faust_app, raw_topic, send_and_wait
-from referral_hub.adapters.topics import (CONTACTS, DELIVERIES, INCIDENTS, INCIDENTS_BY_PERPETRATOR, INCIDENTS_DLQ,
-                                 REFERRALS as REFERRALS_TOPIC)
+from referral_hub.adapters.topics import (CONTACTS, DELIVERIES, INCIDENTS, INCIDENTS_BY_PAIR,
+                                          INCIDENTS_BY_PERPETRATOR, INCIDENTS_DLQ,
+                                          REFERRALS as REFERRALS_TOPIC)
 from referral_hub.core.validation import Problem
 
 from .tracker import add_tracker
@@ -55,7 +65,24 @@ def perpetrator_history(entries: list[dict]) -> PerpetratorHistory:
         e["referred_to_matac"]) for e in entries))
 
 
-def as_table_value(history: VictimHistory | PerpetratorHistory) -> list[dict]:
+def pair_history(entries: list[dict]) -> PairHistory:
+    return PairHistory(tuple(PairIncident(e["reference"], e["victim_id"],
+                                          datetime.fromisoformat(e["reported_at"])) for e in entries))
+
+
+def routed_incident(value: bytes, decisions: list[Decision]) -> dict:
+    """The victim stage's result for the pair stage (schemas/avro/routed-incident.avsc)."""
+    return {"incident": value, "decisions": [
+        {f.name: list(v) if isinstance(v, tuple) else v for f, v in zip(fields(Decision), astuple(d))}
+        for d in decisions]}
+
+
+def victim_stage_decisions(record: dict) -> list[Decision]:
+    return [Decision(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
+            for d in record["decisions"]]
+
+
+def as_table_value(history: VictimHistory | PerpetratorHistory | PairHistory) -> list[dict]:
     return [{k: v.isoformat() if isinstance(v, datetime) else v for k, v in vars(e).items()}
             for e in history.incidents]
 
@@ -64,7 +91,11 @@ def create_app(settings: HubSettings, config: HubConfig, codec: AvroCodec) -> fa
     app = faust_app(APP_ID, settings, settings.router_host, settings.router_port)
     clock = Clock(settings.clock_file)
     DEAD_LETTERS.labels("router")  # from the start, so Prometheus's increase() sees the first
+    for pathway in get_args(Pathway):  # every pathway on the dashboard from the start, at 0
+        for area in config.areas:
+            REFERRALS.labels(pathway, area)
     incidents = raw_topic(app, INCIDENTS)
+    by_pair = raw_topic(app, INCIDENTS_BY_PAIR)
     by_perpetrator = raw_topic(app, INCIDENTS_BY_PERPETRATOR)
     referrals = raw_topic(app, REFERRALS_TOPIC)
     deliveries = raw_topic(app, DELIVERIES)
@@ -72,17 +103,30 @@ def create_app(settings: HubSettings, config: HubConfig, codec: AvroCodec) -> fa
     contacts = raw_topic(app, CONTACTS)
     victims = app.Table("victim-history", default=list)
     perpetrators = app.Table("perpetrator-history", default=list)
+    pairs = app.Table("pair-history", default=list)
 
     async def readable(key: bytes, value: bytes, topic: str) -> Incident | None:
         try:
             return Incident.model_validate(codec.decode("incident", value), strict=False)
         except Exception as exc:  # a record we cannot read must not stop everyone else's
-            log.error("incident_unreadable", topic=topic, error_type=type(exc).__name__)
-            problem = Problem("(record)", f"unreadable on {topic}: {type(exc).__name__}")
-            await send_and_wait(dead_letters, key.decode(), codec.encode(
-                "dead-letter", dead_letter("router", [problem], value, len(value))))
-            DEAD_LETTERS.labels("router").inc()
+            await dead_letter_for(key, value, topic, exc)
             return None
+
+    async def readable_routed(key: bytes, value: bytes) -> tuple[Incident, bytes, list[Decision]] | None:
+        try:
+            record = codec.decode("routed-incident", value)
+            incident = Incident.model_validate(codec.decode("incident", record["incident"]), strict=False)
+            return incident, record["incident"], victim_stage_decisions(record)
+        except Exception as exc:
+            await dead_letter_for(key, value, INCIDENTS_BY_PAIR, exc)
+            return None
+
+    async def dead_letter_for(key: bytes, value: bytes, topic: str, exc: Exception) -> None:
+        log.error("incident_unreadable", topic=topic, error_type=type(exc).__name__)
+        problem = Problem("(record)", f"unreadable on {topic}: {type(exc).__name__}")
+        await send_and_wait(dead_letters, key.decode(), codec.encode(
+            "dead-letter", dead_letter("router", [problem], value, len(value))))
+        DEAD_LETTERS.labels("router").inc()
 
     async def publish(incident: Incident, decisions: list[Decision]) -> None:
         for decision in decisions:
@@ -111,10 +155,28 @@ def create_app(settings: HubSettings, config: HubConfig, codec: AvroCodec) -> fa
                 log.info("incident_duplicate_ignored", incident_ref=incident.reference)
                 continue
             decisions = decide_for_victim(incident, history, config)
-            await publish(incident, decisions)
-            if incident.perpetrator:
-                await send_and_wait(by_perpetrator, perpetrator_key(incident), value)
+            if incident.perpetrator:  # published by the pair stage, after its own check
+                await send_and_wait(by_pair, pair_key(incident),
+                                    codec.encode("routed-incident", routed_incident(value, decisions)))
+            else:
+                await publish(incident, decisions)
             victims[incident.key] = as_table_value(history.after(incident, decisions, config))
+
+    @agent(app, by_pair)
+    async def route_for_pairs(events):
+        async for event in events:
+            routed = await readable_routed(event.key, event.value)
+            if routed is None:
+                continue
+            incident, value, decisions = routed
+            key = event.key.decode()
+            history = pair_history(pairs[key])
+            if history.has(incident.reference):
+                continue  # forwarded again after a restart; already published
+            decisions = counter_allegation(incident, history, config, decisions)
+            await publish(incident, decisions)
+            await send_and_wait(by_perpetrator, perpetrator_key(incident), value)
+            pairs[key] = as_table_value(history.after(incident, decisions, config))
 
     @agent(app, by_perpetrator)
     async def route_for_perpetrators(events):

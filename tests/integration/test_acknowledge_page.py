@@ -154,7 +154,11 @@ def test_key_adult_reads_and_acknowledges_once(browser, base_url, store):
     assert heading.is_displayed() and heading.text == "Amelia Carter"
     page = text(browser)
     assert page.startswith("Operation Encompass\nVICTIM SAFE TO CONTACT: NO.")
-    for expected in ("Friday 20 November at 21:50", "Amelia was present during the incident.",
+    for expected in ("Friday 20 November at 21:50 (UK time)", "Amelia was present during the incident.",
+                     "Where\nAt the home the two adults share",
+                     "Amelia told the officer she hid in her room and was worried about her mum. "
+                     "(the officer's words)",
+                     "VICTIM SAFE TO CONTACT: NO.\nDo not contact the parent about this.",
                      "Merseyside Police MP-2026-0004711", "date of birth 3 May 2015",
                      "Do not ask the child about the incident.",
                      "before school starts (08:30 on Monday 23 November)"):

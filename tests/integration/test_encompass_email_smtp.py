@@ -6,6 +6,7 @@ from email import message_from_bytes, policy
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
+from selenium.webdriver.common.by import By
 
 from referral_hub.services.notify.encompass_email import EmailNotSent, SmtpSettings, render, send
 from tests.factories import KEY_ADULT_EMAIL, encompass_record
@@ -70,7 +71,7 @@ def test_the_email_arrives_with_both_parts(smtp_server):
     assert message["Subject"] == "Operation Encompass: please read before school on Monday 23 November"
     assert message["Message-ID"] == "<encompass.ref-0123456789abcdef01234567@referral-hub.example.org>"
     assert message.get_content_type() == "multipart/alternative"
-    plain = message.get_body(("plain",)).get_content()
+    plain = message.get_body(("plain",)).get_content().replace("\r\n", "\n")
     html = message.get_body(("html",)).get_content()
     for text in (plain, html):
         assert "Amelia Carter" in text
@@ -78,8 +79,43 @@ def test_the_email_arrives_with_both_parts(smtp_server):
         assert "Merseyside Police MP-2026-0004711" in text
         assert "Make sure Amelia has a trusted adult to go to today." in text
         assert ACK_URL in text
-    assert plain.startswith("VICTIM SAFE TO CONTACT: NO.")
+    assert plain.startswith("VICTIM SAFE TO CONTACT: NO.\nDo not contact the parent about this.")
     assert f'href="{ACK_URL}"' in html
+
+
+def test_the_key_adult_reads_when_where_the_childs_voice_and_not_to_contact_the_parent(
+        smtp_server, browser, tmp_path):
+    """The HTML part as it arrived, opened in headless chromium: the lines a Key Adult reads."""
+    mailbox, port = smtp_server()
+    settings = SmtpSettings(host="127.0.0.1", port=port)
+    asyncio.run(send(settings, render(RECORD, ACK_URL, sender=settings.sender)))
+    _, message, _ = received(mailbox)
+    page = tmp_path / "encompass.html"
+    page.write_text(message.get_body(("html",)).get_content(), encoding="utf-8")
+    browser.get(page.as_uri())
+    shown = browser.find_element(By.TAG_NAME, "body").text
+    assert shown.startswith("VICTIM SAFE TO CONTACT: NO.\nDo not contact the parent about this.")
+    for line in ("When Friday 20 November at 21:50 (UK time)",
+                 "Where At the home the two adults share",
+                 "Child present Yes. Amelia was present during the incident.",
+                 "What Amelia said or how Amelia seemed Amelia told the officer she hid in her room "
+                 "and was worried about her mum. (the officer's words)"):
+        assert line in shown.replace("\n", " ").replace("\t", " ")
+    for never in ("DASH", "risk level", "MARAC", "perpetrator"):
+        assert never not in shown
+    browser.save_screenshot("/tmp/encompass-email-key-adult.png")
+
+
+def test_without_a_voice_or_place_the_email_says_so_plainly(smtp_server):
+    mailbox, port = smtp_server()
+    settings = SmtpSettings(host="127.0.0.1", port=port)
+    record = RECORD | {"child_voice": None, "location_type": None, "victim_safe_to_contact": True,
+                       "parent_contact": "You may contact the parent as you usually would."}
+    asyncio.run(send(settings, render(record, ACK_URL, sender=settings.sender)))
+    plain = received(mailbox)[1].get_body(("plain",)).get_content().replace("\r\n", "\n")
+    assert plain.startswith("Victim safe to contact: yes.\nYou may contact the parent as you usually would.")
+    assert "Where:             Not given\n" in plain
+    assert "said or how" not in plain
 
 
 @pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS:UserWarning")

@@ -6,7 +6,8 @@ from tests.integration.kafka_helpers import post_incident
 
 def test_history_survives_a_router_restart(api, topic, hub):
     medium = {"tool": "DASH", "dash_yes_count": 11}
-    first = fresh_incident(risk=medium, children=[], occurred_at=None, reported_at="2026-03-01T10:00:00Z")
+    first = fresh_incident(risk=medium, children=[], occurred_at=None, reported_at="2026-03-01T10:00:00Z",
+                           local_authority="E08000011")  # Knowsley: it has a MATAC
     second = dict(first, incident_id=first["incident_id"] + "-2", reported_at="2026-07-01T10:00:00Z")
     third = dict(first, incident_id=first["incident_id"] + "-3", reported_at="2026-11-20T10:00:00Z")
     referrals = topic(REFERRALS, "referral")

@@ -29,7 +29,7 @@ NOTIFICATIONS = {
     "recipient-support": incident(risk={"tool": "DASH", "dash_yes_count": 9}, children=[],
                                   victim__contact=CONTACT, protective_notice=NOTICE),
     "recipient-safeguarding": incident(),
-    "recipient-matac": incident(),
+    "recipient-matac": incident(local_authority="E08000011"),  # Knowsley has a MATAC
 }
 RECORD_TYPES = sorted(NOTIFICATIONS)
 
@@ -92,7 +92,7 @@ def test_the_record_reads_as_labelled_sections(config):
     assert "DASH yes answers: 15\n" in plain
     assert "MERIT score: not given\n" in plain
     assert "Consent to share: Yes\n" in plain
-    assert "Contact due by: Monday 23 November at 09:00\n" in plain
+    assert "Contact due by: Saturday 21 November at 22:14\n" in plain  # 24 hours: a DVPO is in force
     assert "Occurred at: Friday 20 November at 21:50\n" in plain
     assert "Expires at: Sunday 20 December at 23:00\n" in plain
     assert "Child 1\n-------\nPerson ID: MP-P-90001\nGiven name: Sam\n" in plain
@@ -127,7 +127,7 @@ def test_safe_to_contact_warning_comes_first(config, record_type):
 
 def test_subject_says_what_and_by_when_and_names_no_one(config):
     message = email(config, "recipient-risk")
-    assert message["Subject"] == "New MARAC referral for St Helens MARAC: contact due by Monday 23 November"
+    assert message["Subject"] == "New MARAC referral for St Helens MARAC: contact due by Saturday 21 November"  # a DVPO: 24 hours
     assert subject({"pathway": "COMMUNITY_ADVOCACY"}, "Halton Domestic Abuse Community Service") == \
         "New community advocacy referral for Halton Domestic Abuse Community Service"
 
@@ -180,7 +180,7 @@ def test_footer_says_where_to_report_contact(config):
     plain, html, _ = parts(email(config, "recipient-matac", record))
     for text in (plain, html):
         assert f"POST /v1/referrals/{record['referral_id']}/events" in text
-        assert "Merseyside MATAC only" in text  # confidential, for the recipient only
+        assert "Knowsley Multi-Agency Task and Coordination (MATAC) only" in text  # confidential, for the recipient only
 
 
 def test_nothing_outside_the_schema_reaches_the_email(config):

@@ -40,8 +40,61 @@ def test_a_bad_value_names_file_and_key(config_dir):
 
 
 def test_a_missing_recipient_is_named(config_dir):
-    edit(config_dir / "areas" / "sefton.toml", 'MATAC = { id = "merseyside-matac"', '# MATAC = {')
-    assert "sefton.toml" in error(config_dir) and "recipients missing for ['MATAC']" in error(config_dir)
+    edit(config_dir / "areas" / "sefton.toml", 'IDVA = { id = "sefton-idva"', '# IDVA = {')
+    assert "sefton.toml" in error(config_dir) and "recipients missing for ['IDVA']" in error(config_dir)
+
+
+def test_the_seeds_providers_and_which_areas_have_a_matac():
+    areas = {a.name: a for a in load_config(REPO_ROOT / "config").areas.values()}
+    assert "The First Step" in areas["Knowsley"].recipients["IDVA"].name
+    assert "Safer Communities" in areas["Knowsley"].recipients["COMMUNITY_ADVOCACY"].name
+    assert {name for name, area in areas.items() if area.has_matac} == {"Knowsley", "Sefton"}
+    assert "MATAC" not in areas["St Helens"].deadlines
+
+
+def test_each_areas_specialist_services_take_the_flags_the_seeds_name():
+    areas = {a.name: a for a in load_config(REPO_ROOT / "config").areas.values()}
+    knowsley = areas["Knowsley"].specialists_for(["honour_based_abuse", "forced_marriage", "stalking"])
+    assert [(s.name.split(" (")[0], flags) for s, flags in knowsley] == [
+        ("Savera UK", ["honour_based_abuse"]), ("Karma Nirvana", ["forced_marriage"]),
+        ("National Stalking Helpline", ["stalking"])]
+    [(nrpf, _)] = areas["St Helens"].specialists_for(["no_recourse_to_public_funds", "stalking"])
+    assert "No Recourse to Public Funds" in nrpf.name
+    assert areas["Sefton"].specialists_for(["honour_based_abuse"]) == []
+
+
+def test_an_unknown_flag_in_a_specialist_map_names_file_and_key(config_dir):
+    edit(config_dir / "areas" / "knowsley.toml", 'flags = ["stalking"]', 'flags = ["stalkng"]')
+    assert error(config_dir).startswith(
+        f"{config_dir / 'areas' / 'knowsley.toml'}: specialist_services.stalking.flags.0: Input should be")
+
+
+def test_a_flag_sent_to_two_services_is_named(config_dir):
+    edit(config_dir / "areas" / "knowsley.toml", 'flags = ["forced_marriage"]',
+         'flags = ["forced_marriage", "honour_based_abuse"]')
+    assert error(config_dir) == (
+        f"{config_dir / 'areas' / 'knowsley.toml'}: specialist_services.karma-nirvana.flags: "
+        "honour_based_abuse is already sent to specialist_services.savera-uk: one service per flag")
+
+
+def test_an_area_may_omit_matac_but_not_give_it_a_deadline_without_a_recipient(config_dir):
+    edit(config_dir / "areas" / "st-helens.toml", "SPECIALIST = {", "MATAC = { days = 28 }\nSPECIALIST = {")
+    assert error(config_dir) == (
+        f"{config_dir / 'areas' / 'st-helens.toml'}: deadlines.MATAC: the area names no MATAC "
+        "recipient; name one under recipients, or leave MATAC out")
+
+
+def test_a_matac_recipient_needs_its_deadline(config_dir):
+    edit(config_dir / "areas" / "sefton.toml", "MATAC = { days = 28 }", "")
+    assert "sefton.toml: (top level): Value error, deadlines missing for ['MATAC']" in error(config_dir)
+
+
+def test_a_first_edition_area_file_loads_with_the_new_pathways_default_deadlines(config_dir):
+    edit(config_dir / "areas" / "halton.toml", "SPECIALIST = { working_days = 2 }\n"
+         "OUT_OF_AREA = { working_days = 1 }\n", "")
+    halton = load_config(config_dir).areas["E06000006"]
+    assert halton.deadlines["SPECIALIST"].working_days == 2
+    assert halton.deadlines["OUT_OF_AREA"].working_days == 1
 
 
 def test_an_unknown_force_is_named(config_dir):
@@ -100,5 +153,7 @@ def test_a_webhook_channel_needs_its_webhook(config_dir):
 
 
 def test_a_shared_recipient_is_configured_the_same_in_every_area(config_dir):
-    set_recipient(config_dir / "areas" / "sefton.toml", "MATAC", 'channel = "email"')
-    assert "recipients.MATAC.id: 'merseyside-matac' is configured differently in" in error(config_dir)
+    """Here Knowsley names Sefton's MATAC, but with Knowsley's name and address for it."""
+    edit(config_dir / "areas" / "knowsley.toml", 'id = "knowsley-matac"', 'id = "sefton-matac"')
+    assert "sefton.toml: recipients.MATAC.id: 'sefton-matac' is configured differently in " \
+           "knowsley.toml" in error(config_dir)

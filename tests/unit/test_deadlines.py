@@ -41,6 +41,8 @@ TERMS = (Term(start="2026-09-03", end="2026-10-23"), Term(start="2026-11-02", en
     ("2026-10-23T20:00:00Z", "2026-11-02T09:00:00Z"),  # half term: back on 2 November
     ("2026-12-18T20:00:00Z", "2026-12-21T09:00:00Z"),  # past the last term given: working days
     ("2026-11-20T22:14:00Z", "2026-11-23T09:00:00Z"),  # in term: as without terms
+    ("2026-05-15T20:00:00Z", "2026-05-18T08:00:00Z"),  # before the first term given: working days
+    ("2026-09-02T20:00:00Z", "2026-09-03T08:00:00Z"),  # the eve of the first term
 ])
 def test_an_areas_term_dates_make_holidays_no_school_days(reported, due):
     assert next_school_day_start(utc(reported), time(9), TERMS) == utc(due)

@@ -45,16 +45,19 @@ def test_each_schema_holds_exactly_what_the_policy_allows(record_type):
 # Distinctive values, to find anywhere in an encoded record.
 VICTIM_PHONE, POSTCODE, PERPETRATOR, SIBLING = "07700900555", "WA10 7QQ", "MP-P-PERP-77", "Zebediah"
 NOTES, REASON = "only via her sister", "threatened with a hammer"
+VOICE, SIBLING_VOICE = "said she was scared of the shouting", "hid under the stairs"
 
 
 def everything_incident():
     return incident(
-        victim__postcode=POSTCODE, flags=["stalking"],
+        local_authority="E08000011",  # Knowsley: it has a MATAC and a stalking service
+        victim__postcode=POSTCODE, flags=["stalking"], location_type="shared_home",
         victim__contact={"phone": VICTIM_PHONE, "safe_to_contact": False, "safe_contact_notes": NOTES},
         perpetrator__person_id=PERPETRATOR,
         risk={"tool": "DASH", "dash_yes_count": 23, "officer_grade": "high",
               "professional_judgement": True, "professional_judgement_reason": REASON},
-        children=[child("MP-P-C1", urn="104808"), child("MP-P-C2", urn="104809") | {"given_name": SIBLING}])
+        children=[child("MP-P-C1", urn="104808") | {"voice": VOICE, "related_to": ["victim"]},
+                  child("MP-P-C2", urn="104809") | {"given_name": SIBLING, "voice": SIBLING_VOICE}])
 
 
 def records(config):
@@ -72,14 +75,17 @@ def test_every_pathway_of_a_full_incident_gets_its_own_record_type(config):
     assert sorted((d.pathway, t) for d, t, _ in records(config)) == [
         ("ENCOMPASS", "recipient-encompass"), ("ENCOMPASS", "recipient-encompass"),
         ("IDVA", "recipient-risk"), ("MARAC", "recipient-risk"),
-        ("MASH_IDVA", "recipient-safeguarding"), ("MATAC", "recipient-matac")]
+        ("MASH_IDVA", "recipient-safeguarding"), ("MATAC", "recipient-matac"),
+        ("SPECIALIST", "recipient-support")]
 
 
 FORBIDDEN = {
-    "recipient-encompass": [PERPETRATOR, POSTCODE, VICTIM_PHONE, NOTES, REASON, "Anne", "dash_yes_count"],
-    "recipient-matac": [POSTCODE, VICTIM_PHONE, NOTES, REASON, "Anne", "Sam", SIBLING],
-    "recipient-support": [PERPETRATOR, POSTCODE, REASON, SIBLING],
-    "recipient-safeguarding": [REASON],
+    "recipient-encompass": [PERPETRATOR, POSTCODE, VICTIM_PHONE, NOTES, REASON, "Anne", "dash_yes_count",
+                            "stalking"],
+    "recipient-matac": [POSTCODE, VICTIM_PHONE, NOTES, REASON, "Anne", "Sam", SIBLING, VOICE],
+    "recipient-support": [PERPETRATOR, POSTCODE, REASON, SIBLING, VOICE, SIBLING_VOICE],
+    "recipient-safeguarding": [REASON, VOICE, SIBLING_VOICE],
+    "recipient-risk": [VOICE, SIBLING_VOICE],  # the child's words are for the school alone
 }
 
 
@@ -97,3 +103,20 @@ def test_a_schools_notification_names_only_its_own_child(config):
             assert record["child"]["person_id"] == decision.subject_id
             others = {"MP-P-C1", "MP-P-C2"} - {decision.subject_id}
             assert not any(other in json.dumps(record, default=str) for other in others)
+            own, other = (VOICE, SIBLING_VOICE) if decision.subject_id == "MP-P-C1" else (SIBLING_VOICE, VOICE)
+            assert record["child_voice"] == own and other not in json.dumps(record, default=str)
+
+
+def test_a_schools_notification_says_when_where_and_whether_to_contact_the_parent(config):
+    notices = [r for _, t, r in records(config) if t == "recipient-encompass"]
+    assert {r["location_type"] for r in notices} == {"shared_home"}
+    assert all(r["parent_contact"].startswith("Do not contact the parent about this.") for r in notices)
+    assert all(r["child_present"] and r["incident_at"].isoformat() == "2026-11-20T21:50:00+00:00"
+               for r in notices)
+
+
+def test_every_victim_pathways_record_carries_the_flags(config):
+    victim_records = [(d.pathway, r) for d, t, r in records(config)
+                      if t in ("recipient-risk", "recipient-support", "recipient-safeguarding")]
+    assert {p for p, _ in victim_records} == {"MARAC", "IDVA", "MASH_IDVA", "SPECIALIST"}
+    assert all(r["flags"] == ["stalking"] for _, r in victim_records)

@@ -253,3 +253,10 @@ def test_the_chart_draws_even_an_empty_month(config, tmp_path):
     path = tmp_path / "empty.png"
     draw_chart(report_of(config), path)
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_board_sees_the_specialist_and_out_of_area_pathways(config):
+    report = report_of(config, referrals=[referral("r1"), referral("s1", pathway="SPECIALIST")])
+    rows = {row.split()[0]: row.split()[1:] for row in format_table(report).splitlines()
+            if row.startswith(("  SPECIALIST", "  OUT_OF_AREA"))}
+    assert rows["SPECIALIST"][:2] == ["1", "0"] and rows["OUT_OF_AREA"][:2] == ["0", "0"]

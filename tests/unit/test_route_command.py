@@ -71,8 +71,30 @@ def test_compare_shows_the_change_in_referrals_per_area_and_pathway(tmp_path):
         'marac_criteria = ["visible_high_risk"]'))
     samples = (REPO_ROOT / "samples" / "incidents.jsonl").read_text().splitlines()
     result = run_route(samples, "--compare", str(REPO_ROOT / "config"), str(new))
-    rows = {tuple(line.split()[:-3]): line.split()[-3:] for line in result.stdout.splitlines()[1:]}
+    rows = compared(result.stdout)
     # The professional-judgement case no longer goes to MARAC, but to community advocacy.
-    assert rows[("St", "Helens", "MARAC")] == ["2", "1", "-1"]
-    assert rows[("St", "Helens", "COMMUNITY_ADVOCACY")] == ["0", "1", "+1"]
-    assert rows[("refused", "lines")] == ["1", "1", "+0"]
+    assert rows[("St Helens", "MARAC")] == ["2", "1", "-1", "0", "0", "0"]
+    assert rows[("St Helens", "COMMUNITY_ADVOCACY")] == ["0", "1", "+1", "0", "0", "0"]
+    assert result.stdout.splitlines()[-1].split() == ["refused", "lines", "1", "1", "+0"]
+
+
+def compared(table: str) -> dict[tuple[str, str], list[str]]:
+    """(area, pathway) -> old, new, change, earlier, later, recipient."""
+    rows = {}
+    for line in table.splitlines()[1:-1]:
+        *area, pathway, old, new, change, earlier, later, recipient = line.split()
+        rows[(" ".join(area), pathway)] = [old, new, change, earlier, later, recipient]
+    return rows
+
+
+def test_the_first_edition_configuration_against_the_second_on_the_synthetic_month():
+    """The month has no flags, related children or counter-allegations: what changes is who
+    takes Knowsley's serial perpetrator (its own MATAC, no longer a Merseyside one)."""
+    month = (REPO_ROOT / "samples" / "month-2026-10" / "incidents.jsonl").read_text().splitlines()
+    result = run_route(month, "--compare", str(REPO_ROOT / "samples" / "first-edition-config"),
+                       str(REPO_ROOT / "config"))
+    assert result.returncode == 0, result.stderr
+    rows = compared(result.stdout)
+    changed = {key: row for key, row in rows.items() if row[2:] != ["+0", "0", "0", "0"]}
+    assert changed == {("Knowsley", "MATAC"): ["1", "1", "+0", "0", "0", "1"]}
+    assert rows[("St Helens", "ENCOMPASS")] == ["3", "3", "+0", "0", "0", "0"]

@@ -10,6 +10,7 @@ from referral_hub.core.validation import parse_incident
 from tests.factories import child, incident
 
 NO_CHILDREN = {"children": []}
+KNOWSLEY, ST_HELENS = "E08000011", "E08000013"
 
 
 def route(config, notification, history=History()):
@@ -174,12 +175,13 @@ def against(days_before: int, victim: str, matac: bool = False) -> PerpetratorIn
 def matac(config, *earlier: PerpetratorIncident) -> list:
     history = History(perpetrator=PerpetratorHistory(earlier))
     return [(d.subject_id, d.recipient, d.reasons, d.as_route_output()["due_at"])
-            for d in route(config, incident(**NO_CHILDREN), history) if d.pathway == "MATAC"]
+            for d in route(config, incident(local_authority=KNOWSLEY, **NO_CHILDREN), history)
+            if d.pathway == "MATAC"]
 
 
 def test_a_perpetrator_recorded_against_a_second_victim_within_three_years_goes_to_matac(config):
     assert matac(config, against(400, "MP-P-OTHER")) == [
-        ("MP-P-40007", "merseyside-matac", ("serial_perpetrator",), "2026-12-18T22:14:00Z")]
+        ("MP-P-40007", "knowsley-matac", ("serial_perpetrator",), "2026-12-18T22:14:00Z")]
 
 
 @pytest.mark.parametrize("earlier, referred", [
@@ -225,11 +227,12 @@ def test_a_protective_notice_explains_the_shorter_deadline(config):
     lines = explanation(config, incident(risk={"tool": "DASH", "dash_yes_count": 5}, protective_notice=notice,
                                          **NO_CHILDREN), "COMMUNITY_ADVOCACY")
     assert lines[1] == "protective_notice: DVPO in force until Sunday 20 December 2026 23:00"
-    assert lines[2].startswith("due Saturday 21 November 2026 22:14 UK time: 24 hours, as a protective notice")
+    assert lines[2] == ("due Saturday 21 November 2026 22:14 UK time: 24 hours after the report "
+                        "(Friday 20 November 2026 22:14), as a DVPO is in force")
 
 
 @pytest.mark.parametrize("area, urn, due", [
-    ("E08000013", "104808", "2026-12-21T09:00:00Z"),  # St Helens gives no terms: next working day
+    ("E08000013", "104808", "2027-01-05T09:00:00Z"),  # St Helens' spring term starts 5 January
     ("E08000011", "104500", "2027-01-05T09:00:00Z"),  # Knowsley's spring term starts 5 January
 ])
 def test_term_dates_carry_encompass_over_the_christmas_holiday(config, area, urn, due):

@@ -36,11 +36,22 @@ def test_the_spec_example_is_accepted(config):
     (incident(consent_to_share="yes"), "consent_to_share", "valid boolean"),
     (incident(risk__dash_yes_cont=5), "risk.dash_yes_cont", "Extra inputs are not permitted"),
     (incident(victim__postcode="not a postcode"), "victim.postcode", "pattern"),
+    (incident(children=[child() | {"related_to": ["victim", "victim"]}]), "children[0].related_to", "twice"),
+    (incident(children=[child() | {"related_to": ["mother"]}]), "children[0].related_to[0]", "'victim'"),
+    (incident(children=[child() | {"voice": "x" * 2001}]), "children[0].voice", "at most 2000"),
+    (incident(location_type="garden"), "location_type", "'victim_home'"),
 ])
 def test_each_bad_field_is_named_with_its_problem(config, notification, path, words):
     found = problems(notification, config)
     assert path in found, found
     assert words in found[path]
+
+
+def test_the_second_editions_child_and_place_fields_are_optional_and_accepted(config):
+    kid = child(present=False, resides_with=[]) | {"related_to": ["perpetrator"], "voice": "seemed quiet"}
+    accepted = parse_incident(json.dumps(incident(children=[kid], location_type="public_place")), config)
+    assert accepted.children[0].related_to == ["perpetrator"] and accepted.location_type == "public_place"
+    assert parse_incident(json.dumps(EXAMPLE), config).location_type is None
 
 
 def test_a_missing_field_is_named(config):
