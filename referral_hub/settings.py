@@ -9,7 +9,19 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+PACKAGE_DIR = Path(__file__).resolve().parent
+REPO_ROOT = PACKAGE_DIR.parent  # a checkout's root (in an installed wheel: site-packages)
+
+
+def _shipped(installed: str, checkout: Path) -> Path:
+    """Data a wheel carries inside the package (pyproject.toml's package-dir); a checkout
+    keeps it in the repository's own folders."""
+    inside = PACKAGE_DIR / installed
+    return inside if inside.is_dir() else checkout
+
+
+EXAMPLE_CONFIG_DIR = _shipped("example_config", REPO_ROOT / "config")
+SCHEMA_DIR = _shipped("schemas", REPO_ROOT / "schemas" / "avro")
 
 
 class KafkaSettings(BaseSettings):
@@ -40,8 +52,8 @@ class KafkaSettings(BaseSettings):
 class HubSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="RH_", frozen=True)
 
-    config_dir: Path = REPO_ROOT / "config"
-    schema_dir: Path = REPO_ROOT / "schemas" / "avro"
+    config_dir: Path = EXAMPLE_CONFIG_DIR
+    schema_dir: Path = SCHEMA_DIR
     ingest_host: str = "127.0.0.1"
     ingest_port: int = 8080
     router_host: str = "127.0.0.1"

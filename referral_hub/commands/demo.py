@@ -22,7 +22,7 @@ from referral_hub.config import HubConfig, load_config
 from referral_hub.adapters.kafka import replay_consumer
 from referral_hub.commands.route import routed_lines
 from referral_hub.core.rules import Decision
-from referral_hub.settings import REPO_ROOT, HubSettings, KafkaSettings
+from referral_hub.settings import EXAMPLE_CONFIG_DIR, REPO_ROOT, HubSettings, KafkaSettings
 from referral_hub.commands.stack import LocalBroker, Services, running_hub
 from referral_hub.adapters.topics import CONTACTS, OVERDUE
 from referral_hub.core.validation import Refused
@@ -60,7 +60,7 @@ def demo_configuration(target: Path, receiver_url: str) -> Path:
     """The shipped configuration, except that St Helens IDVA takes referrals by webhook at
     `receiver_url` (the demo's sample case system), signed with DEMO_WEBHOOK_SECRET."""
     shutil.rmtree(target, ignore_errors=True)
-    shutil.copytree(REPO_ROOT / "config", target)
+    shutil.copytree(EXAMPLE_CONFIG_DIR, target)
     set_recipient(target / "areas" / "st-helens.toml", "IDVA",
                   webhook_settings(f"{receiver_url}/st-helens-idva", DEMO_WEBHOOK_SECRET_VARIABLE))
     return target
