@@ -231,6 +231,14 @@ class HubConfig(_Strict):
     def agency(self, recipient_id: str) -> Recipient | None:
         return next((r for r in self.agencies() if r.id == recipient_id), None)
 
+    def recipient_name(self, recipient_id: str) -> str:
+        """An agency's or a school's name, as people know it ('Example Park Primary School',
+        not setting-104808); the id itself if neither knows it."""
+        if agency := self.agency(recipient_id):
+            return agency.name
+        setting = self.education_settings.get(recipient_id.removeprefix("setting-"))
+        return setting.name if setting else recipient_id
+
     def topic_for(self, recipient_id: str) -> str:
         """Agencies have a topic each; schools share one (and get email besides)."""
         agency = self.agency(recipient_id)
