@@ -22,6 +22,10 @@ def _shipped(installed: str, checkout: Path) -> Path:
 
 EXAMPLE_CONFIG_DIR = _shipped("example_config", REPO_ROOT / "config")
 SCHEMA_DIR = _shipped("schemas", REPO_ROOT / "schemas" / "avro")
+# State is written: in a checkout under its .run/, installed under the working directory
+# (never into site-packages).
+STATE_DIR = REPO_ROOT / ".run" / "state" if (REPO_ROOT / "pyproject.toml").is_file() \
+    else Path(".run") / "state"
 
 
 class KafkaSettings(BaseSettings):
@@ -64,7 +68,7 @@ class HubSettings(BaseSettings):
     # Router and notify state: RocksDB in production; memory (rebuilt from the changelogs
     # at every start) for the local stack and the tests.
     state_store: Literal["rocksdb://", "memory://"] = "rocksdb://"
-    state_dir: Path = REPO_ROOT / ".run" / "state"
+    state_dir: Path = STATE_DIR
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     # Signs the Encompass acknowledgement links (at least 16 characters); without it the
     # acknowledgement page is off. Links point at the public address of the ingest API.

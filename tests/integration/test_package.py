@@ -59,9 +59,10 @@ def test_route_works_from_another_directory(installed, tmp_path):
 def test_the_installed_settings_point_inside_the_package(installed, tmp_path):
     shown = subprocess.run(
         [installed / "python", "-c", "from referral_hub.settings import HubSettings; s = HubSettings(); "
-                                     "print(s.config_dir); print(s.schema_dir)"],
+                                     "print(s.config_dir); print(s.schema_dir); print(s.state_dir)"],
         cwd=tmp_path, capture_output=True, text=True, check=True, timeout=60).stdout.split()
-    config_dir, schema_dir = map(Path, shown)
+    config_dir, schema_dir, state_dir = map(Path, shown)
+    assert state_dir == Path(".run/state")  # under the working directory, not site-packages
     assert config_dir.name == "example_config" and "site-packages" in config_dir.parts
     assert (config_dir / "areas" / "halton.toml").is_file()
     assert (schema_dir / "referral.avsc").is_file() and "site-packages" in schema_dir.parts
