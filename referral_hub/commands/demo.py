@@ -308,8 +308,8 @@ def demo() -> int:
     # this clock from the last sample's report to DEMO_NOW.
     clock = DemoClock(run_dir / "demo-clock", demo_start(sample_lines()))
     config_dir = demo_configuration(run_dir / "demo-config", f"http://127.0.0.1:{DEMO_WEBHOOK_PORT}")
-    print(f"Starting a local Kafka broker and the hub's three services (their logs: "
-          f"{os.path.relpath(log_dir)}/)", flush=True)
+    print(f"Starting a local Kafka broker (the first time, Maven fetches its jars) and the hub's "
+          f"three services; their logs: {os.path.relpath(log_dir)}/", flush=True)
     try:
         broker.reset()  # each demo starts from an empty broker, so its table is its own
     except RuntimeError as exc:
