@@ -20,6 +20,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from referral_hub.services.notify.sample_receiver import SampleReceiver
 
 from referral_hub.adapters.avro import AvroCodec
+from referral_hub.adapters.clock import set_clock_file
 from referral_hub.config import HubConfig, load_config
 from referral_hub.adapters.kafka import replay_consumer
 from referral_hub.commands.route import routed_lines
@@ -124,12 +125,12 @@ class DemoClock:
 
     def __init__(self, file: Path, start: datetime):
         self.file, self.now = file, start
-        file.write_text(start.isoformat())
+        set_clock_file(file, start)
 
     def advance_to(self, moment: datetime) -> None:
         if moment > self.now:
             self.now = moment
-            self.file.write_text(moment.isoformat())
+            set_clock_file(self.file, moment)
 
 
 def sample_lines() -> list[str]:
@@ -250,7 +251,8 @@ def print_overdue(expected: dict[str, Decision], uncontacted: set[str], on_topic
                      "" if d.referral_id in on_topic else "NOT ON overdue.v1"))
     print_rows(("incident", "pathway", "recipient", "was due (UK)", "late by", "told", ""), rows)
     if unexpected := on_topic - uncontacted:
-        print(f"\n  and {len(unexpected)} referral(s) on overdue.v1 that were contacted in time: WRONG")
+        print(f"\n  WRONG: on overdue.v1 though contacted in time: "
+              + ", ".join(f"{expected[r].incident_id} {expected[r].pathway}" for r in sorted(unexpected)))
 
 
 def run_demo(services: Services, broker: LocalBroker, config_dir: Path,
