@@ -17,9 +17,10 @@ import tomllib
 from collections.abc import Iterator
 from datetime import date, time, timedelta
 from pathlib import Path
-from typing import Literal, get_args
+from typing import Annotated, Literal, get_args
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     EmailStr,
@@ -53,13 +54,24 @@ class ConfigError(Exception):
     """A configuration file is missing or wrong; the message names file, key and problem."""
 
 
+def _sha256_hex(value: str) -> str:
+    """Keys and tokens are checked against hashlib's hexdigest: anything else never matches."""
+    if len(value) != 64 or any(c not in "0123456789abcdef" for c in value):
+        raise ValueError("must be a SHA-256 digest: 64 hex digits, lower case "
+                         "(printf %s KEY | sha256sum)")
+    return value
+
+
+Sha256Hex = Annotated[str, AfterValidator(_sha256_hex)]
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class Force(_Strict):
     name: str
-    api_key_sha256: list[str] = Field(min_length=1)
+    api_key_sha256: list[Sha256Hex] = Field(min_length=1)
 
 
 class Webhook(_Strict):
@@ -104,7 +116,7 @@ class Recipient(_Strict):
     name: str
     email: EmailStr
     # SHA-256 of the tokens its system uses on the events API (two while rotating).
-    api_token_sha256: list[str] = Field(default_factory=list)
+    api_token_sha256: list[Sha256Hex] = Field(default_factory=list)
     # How its referrals reach it: its own Kafka topic, a webhook, or email to `email`.
     channel: Literal["kafka", "webhook", "email"] = "kafka"
     webhook: Webhook | None = None
@@ -254,6 +266,14 @@ class HubConfig(_Strict):
     def agency(self, recipient_id: str) -> Recipient | None:
         return next((r for r in self.agencies() if r.id == recipient_id), None)
 
+    def recipient_name(self, recipient_id: str) -> str:
+        """An agency's or a school's name, as people know it ('Example Park Primary School',
+        not setting-104808); the id itself if neither knows it."""
+        if agency := self.agency(recipient_id):
+            return agency.name
+        setting = self.education_settings.get(recipient_id.removeprefix("setting-"))
+        return setting.name if setting else recipient_id
+
     def topic_for(self, recipient_id: str) -> str:
         """Agencies have a topic each; schools share one (and get email besides)."""
         agency = self.agency(recipient_id)
@@ -320,7 +340,9 @@ def _read_toml(path: Path) -> dict:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
 
 
-def _read_settings(path: Path) -> dict[str, EducationSetting]:
+def _read_settings(path: Path, area_files: dict[str, Path]) -> dict[str, EducationSetting]:
+    """The directory; each setting's local authority must be a configured area, or its
+    children's notifications would have no deadlines, coordinator or escalation contact."""
     if not path.exists():
         raise ConfigError(f"{path}: file not found")
     settings = {}
@@ -329,6 +351,9 @@ def _read_settings(path: Path) -> dict[str, EducationSetting]:
             setting = _parse(EducationSetting, path, row, prefix=f"line {line}: ")
             if setting.urn in settings:
                 raise ConfigError(f"{path}: line {line}: urn: {setting.urn} is listed twice")
+            if setting.local_authority not in area_files:
+                raise ConfigError(f"{path}: line {line}: local_authority: '{setting.local_authority}' "
+                                  f"is not the gss_code of an area in {path.parent / 'areas'}")
             settings[setting.urn] = setting
     return settings
 
@@ -358,12 +383,13 @@ def load_config(config_dir: Path) -> HubConfig:
         if area.force not in forces:
             raise ConfigError(f"{path}: force: '{area.force}' is not a force in {hub_path}")
         if area.gss_code in areas:
-            raise ConfigError(f"{path}: gss_code: {area.gss_code} is already configured")
+            raise ConfigError(f"{path}: gss_code: {area.gss_code} is already configured "
+                              f"in {area_files[area.gss_code]}")
         _check_pathways_have_recipients(area, path)
         areas[area.gss_code] = area
         area_files[area.gss_code] = path
     settings_path = config_dir / "education-settings.csv"
-    settings = _read_settings(settings_path)
+    settings = _read_settings(settings_path, area_files)
     config = HubConfig(version=_version([hub_path, *area_paths, settings_path]),
                        forces=forces, areas=areas, education_settings=settings,
                        area_files=area_files)

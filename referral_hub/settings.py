@@ -9,7 +9,24 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+PACKAGE_DIR = Path(__file__).resolve().parent
+REPO_ROOT = PACKAGE_DIR.parent  # a checkout's root (in an installed wheel: site-packages)
+
+
+def _shipped(installed: str, checkout: Path) -> Path:
+    """Data a wheel carries inside the package (pyproject.toml's package-dir); a checkout
+    keeps it in the repository's own folders."""
+    inside = PACKAGE_DIR / installed
+    return inside if inside.is_dir() else checkout
+
+
+EXAMPLE_CONFIG_DIR = _shipped("example_config", REPO_ROOT / "config")
+SCHEMA_DIR = _shipped("schemas", REPO_ROOT / "schemas" / "avro")
+SAMPLES_DIR = _shipped("samples", REPO_ROOT / "samples")  # the API's documented example
+# State is written: in a checkout under its .run/, installed under the working directory
+# (never into site-packages).
+STATE_DIR = REPO_ROOT / ".run" / "state" if (REPO_ROOT / "pyproject.toml").is_file() \
+    else Path(".run") / "state"
 
 
 class KafkaSettings(BaseSettings):
@@ -40,8 +57,8 @@ class KafkaSettings(BaseSettings):
 class HubSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="RH_", frozen=True)
 
-    config_dir: Path = REPO_ROOT / "config"
-    schema_dir: Path = REPO_ROOT / "schemas" / "avro"
+    config_dir: Path = EXAMPLE_CONFIG_DIR
+    schema_dir: Path = SCHEMA_DIR
     ingest_host: str = "127.0.0.1"
     ingest_port: int = 8080
     # /metrics of ingest has an address of its own, so the API can be public without it.
@@ -55,7 +72,7 @@ class HubSettings(BaseSettings):
     # Router and notify state: RocksDB in production; memory (rebuilt from the changelogs
     # at every start) for the local stack and the tests.
     state_store: Literal["rocksdb://", "memory://"] = "rocksdb://"
-    state_dir: Path = REPO_ROOT / ".run" / "state"
+    state_dir: Path = STATE_DIR
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     # Signs the Encompass acknowledgement links (at least 16 characters); without it the
     # acknowledgement page is off. Links point at the public address of the ingest API.

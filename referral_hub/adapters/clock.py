@@ -2,6 +2,7 @@
 RFC 3339 timestamp: then that is the time, so tests can move deadlines past without waiting."""
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -16,3 +17,12 @@ class Clock:
             if text:
                 return datetime.fromisoformat(text).astimezone(UTC)
         return datetime.now(UTC)
+
+
+def set_clock_file(file: Path, moment: datetime) -> None:
+    """Make `moment` the time of the services reading `file` (tests, the demo). Written
+    whole, then renamed into place: a service reading while it is written would otherwise
+    see an empty file, take real time, and find every deadline past."""
+    draft = file.with_name(file.name + ".new")
+    draft.write_text(moment.isoformat())
+    os.replace(draft, file)

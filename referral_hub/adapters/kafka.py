@@ -4,14 +4,26 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from collections.abc import Callable
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, Producer, TopicPartition
+from confluent_kafka import (
+    OFFSET_BEGINNING,
+    Consumer,
+    KafkaError,
+    KafkaException,
+    Producer,
+    TopicPartition,
+)
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from referral_hub.settings import KafkaSettings
 
 
 LIBRDKAFKA_LOG = logging.getLogger("librdkafka")  # its lines join our JSON logs
+
+
+class KafkaUnavailable(Exception):
+    """No broker answers, or a topic is not there: a setting to fix, said in one line."""
 
 
 def _client_config(settings: KafkaSettings) -> dict:
@@ -25,6 +37,22 @@ class NotConfirmed(Exception):
     """The broker did not confirm a write within DELIVERY_TIMEOUT_SECONDS. The record may
     be on the broker (a write can land as its confirmation is lost) or not; either way the
     producer has given it up, so it will not be written later."""
+
+
+def existing_topics(settings: KafkaSettings, timeout: float = 5.0) -> set[str]:
+    """The broker's topic names; KafkaUnavailable if no broker answers within `timeout`."""
+    try:
+        metadata = AdminClient(_client_config(settings)).list_topics(timeout=timeout)
+    except KafkaException:
+        raise KafkaUnavailable(f"no Kafka broker answered at {settings.bootstrap_servers} "
+                               f"within {timeout:.0f} s") from None
+    return set(metadata.topics)
+
+
+def require_topics(settings: KafkaSettings, topics: list[str]) -> None:
+    """KafkaUnavailable, naming them, if any of the topics does not exist (or no broker answers)."""
+    if missing := sorted(set(topics) - existing_topics(settings)):
+        raise KafkaUnavailable(f"no topic {', '.join(missing)} on {settings.bootstrap_servers}")
 
 
 def make_producer(settings: KafkaSettings) -> Producer:
@@ -55,16 +83,20 @@ def produce_and_wait(producer: Producer, topic: str, key: str, value: bytes) -> 
         raise NotConfirmed(f"{topic}: {outcome[0] if outcome else 'no delivery report'}")
 
 
-def make_consumer(settings: KafkaSettings, group_id: str) -> Consumer:
-    """A group member that commits only when told (at-least-once)."""
+def make_consumer(settings: KafkaSettings, group_id: str,
+                  on_error: Callable[[KafkaError], None] | None = None) -> Consumer:
+    """A group member that commits only when told (at-least-once). `on_error` hears the
+    client's errors (e.g. all brokers down) instead of the log."""
     return Consumer(_client_config(settings) | {
         "group.id": group_id, "auto.offset.reset": "earliest",
-        "enable.auto.commit": False, "enable.partition.eof": False})
+        "enable.auto.commit": False, "enable.partition.eof": False}
+        | ({"error_cb": on_error} if on_error else {}))
 
 
-def replay_consumer(settings: KafkaSettings, *topics: str, timeout: float = 30.0) -> Consumer:
+def replay_consumer(settings: KafkaSettings, *topics: str, timeout: float = 30.0,
+                    on_error: Callable[[KafkaError], None] | None = None) -> Consumer:
     """Reads every partition of the topics from their beginning, at once: no group to join."""
-    consumer = make_consumer(settings, f"referral-hub-replay-{uuid.uuid4()}")
+    consumer = make_consumer(settings, f"referral-hub-replay-{uuid.uuid4()}", on_error)
     deadline = time.monotonic() + timeout
     assignment = []
     for topic in topics:

@@ -6,7 +6,9 @@ streaming hub does not deliver every referral the rules call for.
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -18,12 +20,14 @@ from prometheus_client.parser import text_string_to_metric_families
 from referral_hub.services.notify.sample_receiver import SampleReceiver
 
 from referral_hub.adapters.avro import AvroCodec
+from referral_hub.adapters.clock import set_clock_file
 from referral_hub.config import HubConfig, load_config
 from referral_hub.adapters.kafka import replay_consumer
 from referral_hub.commands.route import routed_lines
+from referral_hub.core.incident import UK
 from referral_hub.core.rules import Decision
-from referral_hub.settings import REPO_ROOT, HubSettings, KafkaSettings
-from referral_hub.commands.stack import LocalBroker, Services, running_hub
+from referral_hub.settings import EXAMPLE_CONFIG_DIR, REPO_ROOT, HubSettings, KafkaSettings
+from referral_hub.commands.stack import LocalBroker, Services, port_in_use, running_hub
 from referral_hub.adapters.topics import CONTACTS, OVERDUE
 from referral_hub.core.validation import Refused
 
@@ -60,7 +64,7 @@ def demo_configuration(target: Path, receiver_url: str) -> Path:
     """The shipped configuration, except that St Helens IDVA takes referrals by webhook at
     `receiver_url` (the demo's sample case system), signed with DEMO_WEBHOOK_SECRET."""
     shutil.rmtree(target, ignore_errors=True)
-    shutil.copytree(REPO_ROOT / "config", target)
+    shutil.copytree(EXAMPLE_CONFIG_DIR, target)
     set_recipient(target / "areas" / "st-helens.toml", "IDVA",
                   webhook_settings(f"{receiver_url}/st-helens-idva", DEMO_WEBHOOK_SECRET_VARIABLE))
     return target
@@ -121,12 +125,12 @@ class DemoClock:
 
     def __init__(self, file: Path, start: datetime):
         self.file, self.now = file, start
-        file.write_text(start.isoformat())
+        set_clock_file(file, start)
 
     def advance_to(self, moment: datetime) -> None:
         if moment > self.now:
             self.now = moment
-            self.file.write_text(moment.isoformat())
+            set_clock_file(self.file, moment)
 
 
 def sample_lines() -> list[str]:
@@ -189,20 +193,66 @@ def wait_for_contact_times(router_url: str, reported: int) -> dict[str, int]:
     return counts
 
 
-def print_table(expected: dict, posted: dict[str, float], delivered: dict[str, float],
-                config: HubConfig) -> None:
-    print(f"\n  {'incident':<17} {'pathway':<19} {'recipient':<26} {'channel':<8} {'due (UTC)':<21} "
-          "delivered after")
+# Reason codes whose words need more than their underscores replaced.
+REASON_WORDS = {"victim_16_17": "victim aged 16 or 17", "victim_under_16": "victim under 16",
+                "perpetrator_under_18": "perpetrator under 18",
+                "setting_not_in_directory": "school not in the directory"}
+
+
+def uk_short(moment: datetime) -> str:
+    """'Mon 23 Nov 09:00', UK local time (GMT or BST), as a coordinator reads a deadline."""
+    local = moment.astimezone(UK)
+    return f"{local:%a} {local.day} {local:%b %H:%M}"
+
+
+def main_reason(decision: Decision) -> str:
+    """The first of the rules' reasons, the one that made the referral."""
+    code = decision.reasons[0]
+    return REASON_WORDS.get(code, code.replace("_", " "))
+
+
+def print_rows(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
+    widths = [max(map(len, column)) for column in zip(header, *rows, strict=True)]
+    for row in (header, *rows):
+        print("  " + "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+
+
+def print_table(expected: dict[str, Decision], posted: dict[str, float],
+                delivered: dict[str, float], config: HubConfig) -> None:
+    rows = []
     for referral_id, d in expected.items():
         took = delivered.get(referral_id)
-        shown = f"{took - posted[d.incident_id]:6.2f} s" if took else "NOT DELIVERED"
         agency = config.agency(d.recipient)
-        print(f"  {d.incident_id:<17} {d.pathway:<19} {d.recipient:<26} "
-              f"{agency.channel if agency else 'kafka':<8} {d.as_route_output()['due_at']:<21} {shown}")
+        rows.append((d.incident_id, d.pathway, config.recipient_name(d.recipient), main_reason(d),
+                     uk_short(d.due_at), agency.channel if agency else "kafka",
+                     f"{took - posted[d.incident_id]:5.2f} s" if took else "NOT DELIVERED"))
+    print()
+    print_rows(("incident", "pathway", "recipient", "main reason", "contact due (UK)", "channel",
+                "delivered after"), rows)
     counts: dict[str, int] = {}
     for d in expected.values():
         counts[d.pathway] = counts.get(d.pathway, 0) + 1
     print("\n  referrals by pathway: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+
+
+def print_overdue(expected: dict[str, Decision], uncontacted: set[str], on_topic: set[str],
+                  config: HubConfig, now: datetime) -> None:
+    """The referrals past their deadline with no contact, as the escalation contacts see them."""
+    print(f"\n  At the demo's clock, {uk_short(now)} UK time, {len(uncontacted)} referrals are past "
+          "their deadline with no contact reported; each goes on overdue.v1 and its area's "
+          "escalation contact is told:\n")
+    late = sorted((expected[referral_id] for referral_id in uncontacted),
+                  key=lambda d: (d.due_at, d.incident_id, d.pathway))
+    rows = []
+    for d in late:
+        hours_late = int((now - d.due_at).total_seconds() // 3600)
+        rows.append((d.incident_id, d.pathway, config.recipient_name(d.recipient), uk_short(d.due_at),
+                     f"{hours_late} h", config.areas[d.area].recipients["ESCALATION"].name,
+                     "" if d.referral_id in on_topic else "NOT ON overdue.v1"))
+    print_rows(("incident", "pathway", "recipient", "was due (UK)", "late by", "told", ""), rows)
+    if unexpected := on_topic - uncontacted:
+        print(f"\n  WRONG: on overdue.v1 though contacted in time: "
+              + ", ".join(f"{expected[r].incident_id} {expected[r].pathway}" for r in sorted(unexpected)))
 
 
 def run_demo(services: Services, broker: LocalBroker, config_dir: Path,
@@ -234,10 +284,14 @@ def run_demo(services: Services, broker: LocalBroker, config_dir: Path,
           + ", ".join(f"{k} {v}" for k, v in sorted(timed.items())))
     uncontacted = expected_overdue(expected, DEMO_NOW)
     overdue = follow(settings.kafka, codec, OVERDUE, "overdue", uncontacted, lambda record: True)
-    print(f"\n  At the demo's clock, {DEMO_NOW:%A %d %B %Y %H:%M} UTC, {len(overdue)} referrals nobody "
-          f"contacted are past their deadline and on overdue.v1, their areas' escalation contacts told.")
+    print_overdue(expected, uncontacted, set(overdue), config, DEMO_NOW)
     webhook_ok = by_webhook == {rid for rid, d in expected.items() if d.recipient == "st-helens-idva"}
-    return 0 if sum(timed.values()) == reported and overdue.keys() == uncontacted and webhook_ok else 1
+    failures = [problem for problem, failed in (
+        ("a contact report missing from time_to_contact", sum(timed.values()) != reported),
+        ("overdue.v1 differs from the referrals past their deadline", overdue.keys() != uncontacted),
+        ("the webhook receiver's referrals differ from St Helens IDVA's", not webhook_ok)) if failed]
+    print("\nDemo " + (f"FAILED: {'; '.join(failures)}" if failures else "passed."))
+    return 1 if failures else 0
 
 
 def demo() -> int:
@@ -245,19 +299,34 @@ def demo() -> int:
     configuration, the sample webhook receiver, then run_demo; everything stopped after."""
     run_dir = REPO_ROOT / ".run"
     run_dir.mkdir(exist_ok=True)  # a fresh clone has none
-    broker = LocalBroker(run_dir=run_dir / "demo-kafka")
-    broker.reset()  # each demo starts from an empty broker, so its table is its own
+    log_dir = run_dir / "demo-logs"
+    broker = LocalBroker(run_dir=run_dir / "demo-kafka", log_file=log_dir / "broker.log")
+    ports = (*Services.ports, DEMO_WEBHOOK_PORT, broker.port, broker.controller_port)
+    if taken := [port for port in ports if port_in_use(port)]:
+        print(f"demo: port(s) {taken} already in use on 127.0.0.1: is another hub or demo running?",
+              file=sys.stderr)
+        return 1
     # The demo's services live at fixed times, whatever the machine's date: run_demo moves
     # this clock from the last sample's report to DEMO_NOW.
     clock = DemoClock(run_dir / "demo-clock", demo_start(sample_lines()))
-    receiver = SampleReceiver(DEMO_WEBHOOK_PORT, DEMO_WEBHOOK_SECRET.encode(), answer_for_seconds=0)
     config_dir = demo_configuration(run_dir / "demo-config", f"http://127.0.0.1:{DEMO_WEBHOOK_PORT}")
+    print(f"Starting a local Kafka broker (the first time, Maven fetches its jars) and the hub's "
+          f"three services; their logs: {os.path.relpath(log_dir)}/", flush=True)
+    try:
+        broker.reset()  # each demo starts from an empty broker, so its table is its own
+    except RuntimeError as exc:
+        print(f"demo: {exc}", file=sys.stderr)
+        return 1
+    receiver = SampleReceiver(DEMO_WEBHOOK_PORT, DEMO_WEBHOOK_SECRET.encode(), answer_for_seconds=0)
     receiver.start()
     try:
-        with running_hub(broker, run_dir / "demo-logs",
+        with running_hub(broker, log_dir,
                          {"RH_CLOCK_FILE": str(clock.file), "RH_OVERDUE_CHECK_SECONDS": "1",
                           "RH_CONFIG_DIR": str(config_dir),
                           DEMO_WEBHOOK_SECRET_VARIABLE: DEMO_WEBHOOK_SECRET}) as services:
             return run_demo(services, broker, config_dir, receiver, clock)
+    except (RuntimeError, TimeoutError) as exc:  # the broker or a service did not start
+        print(f"demo: {exc}", file=sys.stderr)
+        return 1
     finally:
         receiver.stop()

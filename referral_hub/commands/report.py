@@ -2,7 +2,7 @@
 
 Three layers, so the figures can be tested without a broker:
 
-    read_topics(kafka, codec)            each topic from its beginning up to its high
+    read_topics(kafka, codec, progress)  each topic from its beginning up to its high
                                          watermark as it was when the command started
     month_report(records, month, config) the figures: a pure function of the decoded records
     format_table / format_csv / draw_chart   the same figures on screen, as CSV, as a PNG
@@ -41,12 +41,12 @@ from pathlib import Path
 from typing import TextIO, get_args
 
 from confluent_kafka import KafkaException
-from confluent_kafka.admin import AdminClient
 
 from referral_hub.adapters.avro import AvroCodec, UnknownSchema
 from referral_hub.config import HubConfig, Pathway, load_config
 from referral_hub.core.incident import UK
-from referral_hub.adapters.kafka import replay_consumer
+from referral_hub.adapters.kafka import existing_topics, replay_consumer
+from referral_hub.commands.progress import Progress
 from referral_hub.core.timeliness import is_first_contact_type
 from referral_hub.settings import HubSettings, KafkaSettings
 from referral_hub.adapters.topics import CONTACTS, INCIDENTS, INCIDENTS_DLQ, REFERRALS
@@ -272,7 +272,7 @@ KEEP = {INCIDENTS: ("force", "incident_id", "local_authority", "reported_at"),
         INCIDENTS_DLQ: ("received_at", "source", "force")}
 
 
-def _read_to_end(kafka: KafkaSettings, topic: str, timeout: float) -> list[bytes]:
+def _read_to_end(kafka: KafkaSettings, topic: str, timeout: float, progress: Progress) -> list[bytes]:
     """Every record of the topic up to the high watermark of each partition, as at the start."""
     consumer = replay_consumer(kafka, topic)
     try:
@@ -295,6 +295,7 @@ def _read_to_end(kafka: KafkaSettings, topic: str, timeout: float) -> list[bytes
                 end = ends.get(message.partition())
                 if end is not None and message.offset() < end:
                     values.append(message.value())
+                    progress.advance()
                 if end is not None and message.offset() + 1 >= end:
                     del ends[message.partition()]
             if not batch:  # a gap at the end (e.g. a transaction marker): go by position
@@ -306,13 +307,14 @@ def _read_to_end(kafka: KafkaSettings, topic: str, timeout: float) -> list[bytes
         consumer.close()
 
 
-def read_topics(kafka: KafkaSettings, codec: AvroCodec, timeout: float = 120.0) -> Records:
+def read_topics(kafka: KafkaSettings, codec: AvroCodec, progress: Progress,
+                timeout: float = 120.0) -> Records:
     """The four topics, decoded; a topic that does not exist yet is empty."""
-    existing = set(AdminClient(kafka.confluent()).list_topics(timeout=15).topics)
+    existing = existing_topics(kafka)
     records = Records()
     for topic, (schema, attribute) in TOPICS.items():
         decoded, bad = [], 0
-        for value in (_read_to_end(kafka, topic, timeout) if topic in existing else []):
+        for value in (_read_to_end(kafka, topic, timeout, progress) if topic in existing else []):
             try:
                 record = codec.decode(schema, value)
             except (UnknownSchema, ValueError, EOFError):
@@ -322,6 +324,7 @@ def read_topics(kafka: KafkaSettings, codec: AvroCodec, timeout: float = 120.0) 
         if bad:
             records.undecodable[topic] = bad
         setattr(records, attribute, decoded)
+    progress.finish()
     return records
 
 
@@ -508,7 +511,8 @@ def report_command(settings: HubSettings, month_text: str, as_csv: bool = False,
         print(f"report: {exc}", file=err)
         return 2
     config = load_config(settings.config_dir)
-    records = read_topics(settings.kafka, AvroCodec(settings.schema_dir))
+    records = read_topics(settings.kafka, AvroCodec(settings.schema_dir),
+                          Progress(err, "report", "records read"))
     for topic, count in records.undecodable.items():
         print(f"report: {count} records on {topic} could not be decoded and are left out", file=err)
     report = month_report(records, month, config)

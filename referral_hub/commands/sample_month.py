@@ -31,8 +31,9 @@ from typing import TextIO
 from referral_hub.adapters.avro import AvroCodec
 from referral_hub.config import HubConfig, load_config
 from referral_hub.core.incident import Incident
-from referral_hub.adapters.kafka import ensure_topics, make_producer, produce_and_wait
+from referral_hub.adapters.kafka import ensure_topics, existing_topics, make_producer, produce_and_wait
 from referral_hub.adapters.records import contact_event, dead_letter
+from referral_hub.commands.progress import Progress
 from referral_hub.commands.route import OfflineRouter
 from referral_hub.core.rules import Decision, referral_id
 from referral_hub.settings import HubSettings
@@ -129,22 +130,23 @@ def read_sample(directory: Path, config: HubConfig) -> SampleMonth:
     return month
 
 
-def write_month(month: SampleMonth, settings: HubSettings, codec: AvroCodec) -> None:
+def write_month(month: SampleMonth, settings: HubSettings, codec: AvroCodec,
+                progress: Progress) -> None:
     """Onto the topics in the hub's order: incidents, then decisions, events, dead letters."""
     ensure_topics(settings.kafka, (INCIDENTS, REFERRALS, CONTACTS, INCIDENTS_DLQ))
     producer = make_producer(settings.kafka)
-    for incident in month.incidents:
-        produce_and_wait(producer, INCIDENTS, incident.key,
-                         codec.encode("incident", incident.model_dump()))
-    for incident, decision in month.decisions:
-        produce_and_wait(producer, REFERRALS, incident.key,
-                         codec.encode("referral", decision.as_record()))
-    for event in month.contacts:
-        produce_and_wait(producer, CONTACTS, event["referral_id"],
-                         codec.encode("contact-event", event))
-    for record in month.dead_letters:
-        produce_and_wait(producer, INCIDENTS_DLQ, record["force"] or "unknown",
-                         codec.encode("dead-letter", record))
+    records = [*((INCIDENTS, incident.key, "incident", incident.model_dump())
+                 for incident in month.incidents),
+               *((REFERRALS, incident.key, "referral", decision.as_record())
+                 for incident, decision in month.decisions),
+               *((CONTACTS, event["referral_id"], "contact-event", event) for event in month.contacts),
+               *((INCIDENTS_DLQ, record["force"] or "unknown", "dead-letter", record)
+                 for record in month.dead_letters)]
+    progress.total = len(records)
+    for topic, key, schema, record in records:
+        produce_and_wait(producer, topic, key, codec.encode(schema, record))
+        progress.advance()
+    progress.finish()
 
 
 def load_month(settings: HubSettings, directory: Path, out: TextIO, err: TextIO) -> int:
@@ -154,7 +156,9 @@ def load_month(settings: HubSettings, directory: Path, out: TextIO, err: TextIO)
     except (SampleError, OSError, KeyError, json.JSONDecodeError) as exc:
         print(f"load-month: {type(exc).__name__}: {exc}", file=err)
         return 2
-    write_month(month, settings, AvroCodec(settings.schema_dir))
+    existing_topics(settings.kafka)  # a broker that does not answer is one line, at once
+    write_month(month, settings, AvroCodec(settings.schema_dir),
+                Progress(err, "load-month", "records written"))
     print(f"{len(month.incidents)} incidents on {INCIDENTS}, {len(month.decisions)} referrals on "
           f"{REFERRALS}, {len(month.contacts)} events on {CONTACTS}, "
           f"{len(month.dead_letters)} refused on {INCIDENTS_DLQ}", file=out)

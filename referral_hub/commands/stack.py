@@ -30,6 +30,7 @@ class LocalBroker:
     port: int = 9092
     controller_port: int = 9093
     run_dir: Path = REPO_ROOT / ".run" / "kafka"
+    log_file: Path | None = None  # None: broker.sh's messages on this terminal
 
     @property
     def bootstrap(self) -> str:
@@ -38,7 +39,19 @@ class LocalBroker:
     def _script(self, command: str) -> None:
         env = os.environ | {"KAFKA_PORT": str(self.port), "KAFKA_RUN_DIR": str(self.run_dir),
                             "KAFKA_CONTROLLER_PORT": str(self.controller_port)}
-        subprocess.run(["bash", str(BROKER_SCRIPT), command], env=env, check=True)
+        output = None
+        if self.log_file:
+            self.log_file.parent.mkdir(parents=True, exist_ok=True)
+            output = open(self.log_file, "ab")
+        try:
+            status = subprocess.run(["bash", str(BROKER_SCRIPT), command], env=env,
+                                    stdout=output, stderr=output).returncode
+        finally:
+            if output:
+                output.close()
+        if status:
+            raise RuntimeError(f"the local Kafka broker failed to {command} (broker.sh exit status "
+                               f"{status})" + (f"; see {self.log_file}" if self.log_file else ""))
 
     def start(self) -> None:
         self._script("start")
@@ -80,7 +93,7 @@ class Services:
         return self.urls() | {"ingest": f"http://127.0.0.1:{self.ingest_metrics_port}"}
 
     def start(self, timeout: float = 60.0) -> None:
-        taken = [port for port in (*self.ports, self.ingest_metrics_port) if _in_use(port)]
+        taken = [port for port in (*self.ports, self.ingest_metrics_port) if port_in_use(port)]
         if taken:  # else a hub left running elsewhere would answer our health checks
             raise RuntimeError(f"port(s) {taken} already in use on 127.0.0.1: is another hub running?")
         for name in SERVICES:
@@ -136,7 +149,7 @@ class Services:
             self.stop_one(name)
 
 
-def _in_use(port: int) -> bool:
+def port_in_use(port: int) -> bool:
     with socket.socket() as probe:
         return probe.connect_ex(("127.0.0.1", port)) == 0
 

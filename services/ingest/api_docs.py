@@ -10,11 +10,11 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-from referral_hub.settings import REPO_ROOT
+from referral_hub.settings import SAMPLES_DIR
 
 from .bounded_head import HEAD_BYTES, HEAD_SECONDS
 
-INCIDENT_EXAMPLE = json.loads((REPO_ROOT / "samples" / "incident.json").read_text())
+INCIDENT_EXAMPLE = json.loads((SAMPLES_DIR / "incident.json").read_text())
 RETRY_AFTER_SECONDS = 10
 
 DESCRIPTION = f"""

@@ -23,7 +23,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime
 from functools import cache
 
-from referral_hub.settings import REPO_ROOT
+from referral_hub.settings import SCHEMA_DIR
 
 from .encompass_email import (
     EmailNotSent,
@@ -39,7 +39,7 @@ from .encompass_email import (
 
 __all__ = ["EmailNotSent", "SmtpSettings", "render_agency_email", "send", "subject"]
 
-SCHEMAS = REPO_ROOT / "schemas" / "avro"
+SCHEMAS = SCHEMA_DIR
 RECORD_TYPES = ("recipient-risk", "recipient-support", "recipient-safeguarding",
                 "recipient-matac")
 SAFE_TO_CONTACT = "victim_safe_to_contact"

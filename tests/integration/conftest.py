@@ -20,6 +20,7 @@ import httpx
 import pytest
 
 from referral_hub.adapters.avro import AvroCodec
+from referral_hub.adapters.clock import set_clock_file
 from referral_hub.config import load_config
 from referral_hub.commands.demo import set_recipient, webhook_settings
 from referral_hub.settings import REPO_ROOT, KafkaSettings
@@ -192,7 +193,7 @@ def config(config_dir):
 @pytest.fixture
 def clock(hub):
     """clock(datetime) sets the time the services act on; real time again afterwards."""
-    yield lambda moment: CLOCK_FILE.write_text(moment.isoformat())
+    yield lambda moment: set_clock_file(CLOCK_FILE, moment)
     CLOCK_FILE.unlink(missing_ok=True)
 
 

@@ -157,3 +157,30 @@ def test_a_shared_recipient_is_configured_the_same_in_every_area(config_dir):
     edit(config_dir / "areas" / "knowsley.toml", 'id = "knowsley-matac"', 'id = "sefton-matac"')
     assert "sefton.toml: recipients.MATAC.id: 'sefton-matac' is configured differently in " \
            "knowsley.toml" in error(config_dir)
+
+
+def test_an_api_key_hash_that_is_not_a_sha256_digest_is_refused(config_dir):
+    edit(config_dir / "hub.toml", 'api_key_sha256 = ["a904c6799e4c', 'api_key_sha256 = ["a904c6799e4')
+    assert error(config_dir).startswith(
+        f"{config_dir / 'hub.toml'}: forces.merseyside.api_key_sha256.0: Value error, "
+        "must be a SHA-256 digest: 64 hex digits")
+
+
+def test_a_token_hash_in_capitals_is_refused_as_it_could_never_match(config_dir):
+    edit(config_dir / "areas" / "halton.toml", '"bb98b5b891126ce130adc69090029cdf',
+         '"BB98B5B891126CE130ADC69090029CDF')
+    assert f"{config_dir / 'areas' / 'halton.toml'}: recipients.MARAC.api_token_sha256.0: " \
+           "Value error, must be a SHA-256 digest" in error(config_dir)
+
+
+def test_a_school_in_an_area_that_is_not_configured_is_refused(config_dir):
+    path = config_dir / "education-settings.csv"
+    path.write_text(path.read_text() + "123456,Far Away School,E09000001,dsl@far-away.example.org\n")
+    assert error(config_dir) == (f"{path}: line 11: local_authority: 'E09000001' is not the "
+                                 f"gss_code of an area in {config_dir / 'areas'}")
+
+
+def test_two_areas_with_one_code_name_both_files(config_dir):
+    shutil.copy(config_dir / "areas" / "halton.toml", config_dir / "areas" / "widnes.toml")
+    assert error(config_dir) == (f"{config_dir / 'areas' / 'widnes.toml'}: gss_code: E06000006 is "
+                                 f"already configured in {config_dir / 'areas' / 'halton.toml'}")
