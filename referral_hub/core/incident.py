@@ -6,7 +6,7 @@ because a silently ignored misspelt field could send a victim down the wrong pat
 """
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Literal
 from zoneinfo import ZoneInfo
 
@@ -17,8 +17,14 @@ Gender = Literal["female", "male", "other", "unknown"]
 Grade = Literal["standard", "medium", "high"]
 Flag = Literal["non_fatal_strangulation", "stalking", "threats_to_kill", "honour_based_abuse",
                "pregnancy", "separation", "weapons", "coercive_control", "adult_at_risk",
-               "no_recourse_to_public_funds"]
+               "no_recourse_to_public_funds", "forced_marriage"]
 Setting = Literal["school", "college", "early_years", "home_educated", "none", "unknown"]
+LocationType = Literal["victim_home", "perpetrator_home", "shared_home", "public_place", "other"]
+WithdrawalReason = Literal["sent_in_error", "not_domestic_abuse", "duplicate_of_another_incident",
+                           "wrong_person"]
+# Set by the hub, never by a sender: why a child entry needs a person to check it.
+# "check": notified as usual; "fallback": notified to the area's Encompass coordinator.
+ChildDataProblem = Literal["check", "fallback"]
 
 
 class _Contract(BaseModel):
@@ -43,7 +49,7 @@ class Victim(_Person):
     gender: Gender
     contact: Contact
     postcode: str | None = Field(default=None,
-                                 pattern=r"^(?i:[A-Z]{1,2}[0-9][A-Z0-9]? ?[0-9][A-Z]{2})$")
+                                 pattern=r"^(?i:[A-Z]{1,2}[0-9][A-Z0-9]?( ?[0-9][A-Z]{2})?)$")
 
 
 class Perpetrator(_Contract):
@@ -71,13 +77,23 @@ class ProtectiveNotice(_Contract):
 
 class Education(_Contract):
     setting: Setting
-    urn: str | None = Field(default=None, pattern=r"^[0-9]{6,7}$")
+    urn: str | None = Field(default=None, pattern=r"^(?:[0-9]{6,7}|[A-Z]{2}[0-9]{6})$")
 
 
 class Child(_Person):
+    date_of_birth: date | None = None  # None: missing or impossible, taken as under 18
     present: bool
     resides_with: list[Literal["victim", "perpetrator"]] = Field(max_length=2)
     education: Education
+    data_problem: ChildDataProblem | None = None
+
+
+class DataProblem(_Contract):
+    """Something wrong in an accepted notification: the field's path and what is wrong,
+    never the value. A bad child entry makes the MASH check the household's children."""
+    path: str
+    problem: str
+    bad_child_entry: bool = False
 
 
 class Incident(_Contract):
@@ -94,6 +110,13 @@ class Incident(_Contract):
     protective_notice: ProtectiveNotice | None = None
     children: list[Child] = Field(default_factory=list, max_length=30)
     consent_to_share: bool
+    version: int = Field(default=1, ge=1)
+    status: Literal["current", "withdrawn"] = "current"
+    withdrawal_reason: WithdrawalReason | None = None
+    sent_at: AwareDatetime | None = None
+    location_type: LocationType | None = None
+    # Set by the hub's validation (never accepted from a sender): what it could not use.
+    data_problems: tuple[DataProblem, ...] = ()
 
     @property
     def key(self) -> str:
@@ -104,6 +127,22 @@ class Incident(_Contract):
     def reference(self) -> str:
         """Unique across forces: the same incident sent twice has the same reference."""
         return f"{self.force}/{self.incident_id}"
+
+    @property
+    def clock_start(self) -> datetime:
+        """Where the clocks of referrals this version first brings about start: the later of
+        reported_at and sent_at (a notification's own referrals start at reported_at)."""
+        return max(self.reported_at, self.sent_at or self.reported_at)
+
+    @property
+    def has_bad_child_entry(self) -> bool:
+        return any(c.data_problem for c in self.children) or \
+            any(p.bad_child_entry for p in self.data_problems)
+
+    @property
+    def person_ids(self) -> set[str]:
+        people = {self.victim.person_id} | {c.person_id for c in self.children}
+        return people | ({self.perpetrator.person_id} if self.perpetrator else set())
 
     @property
     def reported_date(self) -> date:

@@ -81,6 +81,8 @@ def referral_id(incident: Incident, pathway: str, subject_id: str) -> str:
 def tool_level(risk: Risk, thresholds: RiskThresholds) -> str | None:
     """The risk tool's own result; None where the tool has no score of its own."""
     if risk.tool == "DASH":
+        if risk.dash_yes_count is None:
+            return None  # a count that could not be used (a data problem): the grade decides
         if risk.dash_yes_count >= thresholds.dash_high:
             return "high"
         return "medium" if risk.dash_yes_count >= thresholds.dash_medium else "standard"
@@ -102,6 +104,8 @@ def risk_level(risk: Risk, thresholds: RiskThresholds) -> str:
 def describe_risk(risk: Risk, thresholds: RiskThresholds) -> str:
     """The tool's result in plain words, with the threshold that made it so."""
     level = tool_level(risk, thresholds)
+    if risk.tool == "DASH" and level is None:
+        return "DASH result not usable"
     if risk.tool == "DASH":
         bands = {"high": f"{thresholds.dash_high} or more", "medium":
                  f"{thresholds.dash_medium}-{thresholds.dash_high - 1}",
@@ -247,6 +251,9 @@ class _Decider:
         if involved:
             reasons["children_in_household"] = (f"{len(involved)} child(ren) present or living with "
                                                 f"either adult: {', '.join(c.person_id for c in involved)}")
+        if incident.has_bad_child_entry:
+            reasons["child_data_problem"] = "a child entry needs checking: " + "; ".join(
+                f"{p.path}: {p.problem}" for p in incident.data_problems if p.bad_child_entry)
         if 16 <= age < 18:
             reasons["victim_16_17"] = f"victim aged {age}"
         if age < 16:
@@ -269,7 +276,13 @@ class _Decider:
         if child.resides_with:
             reasons["child_resident"] = f"the child lives with the {' and the '.join(child.resides_with)}"
         education, notes = child.education, ()
-        if education.setting == "home_educated":
+        if child.data_problem:
+            reasons["child_data_problem"] = "the child's entry needs checking (see the MASH referral)"
+        if child.data_problem == "fallback":
+            fallback = self.area.recipients["ENCOMPASS_FALLBACK"]
+            recipient_id = fallback.id
+            notes = (f"told to {fallback.name}, who checks the child's details",)
+        elif education.setting == "home_educated":
             recipient = self.area.recipients["HOME_EDUCATION"]
             reasons["home_educated"] = f"home educated: told to {recipient.name}"
             recipient_id = recipient.id

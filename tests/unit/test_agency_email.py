@@ -86,7 +86,7 @@ def test_the_record_reads_as_labelled_sections(config):
     victim = plain[plain.index("Victim\n------\n"):plain.index("Perpetrator\n")]
     assert "Given name: Anne\n" in victim
     assert "Date of birth: 2 March 1991\n" in victim
-    assert "Contact — phone: 07700900123\n" in victim
+    assert "Contact — phone: +447700900123\n" in victim
     assert "Contact — safe contact notes: mobile only, after 10:00\n" in victim
     assert "Postcode: WA10 1AA\n" in victim
     assert "DASH yes answers: 15\n" in plain

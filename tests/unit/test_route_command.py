@@ -24,7 +24,7 @@ def test_decisions_are_printed_one_per_line_in_the_spec_format():
 
 
 def test_refused_lines_are_reported_and_the_rest_still_routed():
-    bad = incident(incident_id="MP-2", risk__dash_yes_count=31)
+    bad = incident(incident_id="MP-2", risk__dash_yes_count=31, risk__officer_grade=None)
     result = run_route(["{", json.dumps(bad), json.dumps(incident(incident_id="MP-3"))])
     assert result.returncode == 2
     assert result.stderr.splitlines()[0].startswith("line 1: (body): Invalid JSON")
@@ -73,6 +73,7 @@ def test_compare_shows_the_change_in_referrals_per_area_and_pathway(tmp_path):
     result = run_route(samples, "--compare", str(REPO_ROOT / "config"), str(new))
     rows = {tuple(line.split()[:-3]): line.split()[-3:] for line in result.stdout.splitlines()[1:]}
     # The professional-judgement case no longer goes to MARAC, but to community advocacy.
-    assert rows[("St", "Helens", "MARAC")] == ["2", "1", "-1"]
+    assert rows[("St", "Helens", "MARAC")] == ["3", "2", "-1"]
     assert rows[("St", "Helens", "COMMUNITY_ADVOCACY")] == ["0", "1", "+1"]
-    assert rows[("refused", "lines")] == ["1", "1", "+0"]
+    # The sample with a bad child entry is routed: the MASH checks the child (second edition).
+    assert rows[("refused", "lines")] == ["0", "0", "+0"]

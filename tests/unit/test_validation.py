@@ -1,5 +1,7 @@
-"""A bad notification is refused with every field's path and problem, never its value."""
+"""A notification that cannot be routed is refused with every field's path and problem; any
+other bad field is a data problem on an accepted one. Neither repeats the value sent."""
 import json
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -22,25 +24,101 @@ def test_the_spec_example_is_accepted(config):
 
 @pytest.mark.parametrize("notification, path, words", [
     (incident(incident_id=""), "incident_id", "at least 1 character"),
-    (incident(risk__dash_yes_count=31), "risk.dash_yes_count", "less than or equal to 27"),
-    (incident(local_authority="E08000012"), "local_authority", "not an area this hub serves"),
+    (incident(schema_version=2), "schema_version", "Input should be 1"),
+    (incident(version=0), "version", "greater than or equal to 1"),
+    (incident(status="deleted"), "status", "'current' or 'withdrawn'"),
+    (incident(status="withdrawn", version=2), "withdrawal_reason", "required when status is withdrawn"),
+    (incident(risk__dash_yes_count=31, risk__officer_grade=None), "risk.dash_yes_count",
+     "less than or equal to 27"),
+    (incident(local_authority="E08000012x"), "local_authority", "pattern"),
     (incident(force="northumbria"), "force", "not a configured police force"),
     (incident(victim__date_of_birth="2026-11-21"), "victim.date_of_birth", "after reported_at"),
-    (incident(children=[child(born="2007-01-01")]), "children[0].date_of_birth", "18 or over"),
+    (incident(victim__person_id=""), "victim.person_id", "at least 1 character"),
+    (incident(perpetrator__person_id="MP-P-88123"), "perpetrator.person_id", "the victim's person id"),
     (incident(reported_at="2026-11-20T22:14:00"), "reported_at", "timezone"),
-    (incident(victim__gender="woman"), "victim.gender", "'female', 'male'"),
-    (incident(risk={"tool": "DASH", "officer_grade": "high"}), "risk.dash_yes_count", "required"),
+    (incident(risk={"tool": "DASH", "officer_grade": None}), "risk.dash_yes_count", "required"),
     (incident(risk={"tool": "MERIT"}), "risk.merit_grade", "required"),
     (incident(risk={"tool": "DARA"}), "risk.officer_grade", "required"),
-    (incident(flags=["unknown_flag"]), "flags[0]", "Input should be"),
-    (incident(consent_to_share="yes"), "consent_to_share", "valid boolean"),
-    (incident(risk__dash_yes_cont=5), "risk.dash_yes_cont", "Extra inputs are not permitted"),
-    (incident(victim__postcode="not a postcode"), "victim.postcode", "pattern"),
 ])
-def test_each_bad_field_is_named_with_its_problem(config, notification, path, words):
+def test_what_cannot_be_routed_is_refused_with_its_field_and_problem(config, notification, path, words):
     found = problems(notification, config)
     assert path in found, found
     assert words in found[path]
+
+
+def accepted(notification, config):
+    return parse_incident(json.dumps(notification), config)
+
+
+def data_problems(notification, config) -> dict[str, str]:
+    return {p.path: p.problem for p in accepted(notification, config).data_problems}
+
+
+@pytest.mark.parametrize("notification, path, words", [
+    (incident(risk__dash_yes_count=31), "risk.dash_yes_count", "the officer's grade is used"),
+    (incident(victim__gender="woman"), "victim.gender", "taken as unknown"),
+    (incident(perpetrator__relationship="neighbour"), "perpetrator.relationship", "taken as other"),
+    (incident(flags=["unknown_flag", "separation"]), "flags[0]", "not a known flag"),
+    (incident(location_type="garden"), "location_type", "not a known location type"),
+    (incident(risk__officer_grade="very high"), "risk.officer_grade", "not a known grade"),
+    (incident(consent_to_share="yes"), "consent_to_share", "taken as false"),
+    (incident(risk__dash_yes_cont=5), "risk.dash_yes_cont", "Extra inputs are not permitted"),
+    (incident(victim__postcode="not a postcode"), "victim.postcode", "not passed on"),
+    (incident(victim__contact__phone="0151 443"), "victim.contact.phone", "not passed on"),
+    (incident(victim__contact__email="anne.example.org"), "victim.contact.email", "not passed on"),
+    (incident(occurred_at="2026-11-21T01:00:00Z"), "occurred_at", "after reported_at"),
+    (incident(children=[child(born="2007-01-01")]), "children[0].date_of_birth", "18 or over"),
+    (incident(children=[child(born="2030-01-01")]), "children[0].date_of_birth", "taken as under 18"),
+    (incident(children=[child(person_id="MP-P-88123")]), "children[0].person_id", "victim's or the perpetrator's"),
+    (incident(children=[child(), child()]), "children[1]", "notified once"),
+    (incident(children=[child(), child(present=False)]), "children[1]", "different details"),
+    (incident(children=[child(setting="boarding")]), "children[0].education", "Encompass coordinator"),
+    (incident(children=[child(urn="12-34")]), "children[0].education.urn", "neither URN form"),
+    (incident(children=[child(urn=None)]), "children[0].education.urn", "missing"),
+    (incident(children=["Sam"]), "children[0]", "not an object"),
+])
+def test_any_other_bad_field_is_a_data_problem_on_an_accepted_notification(config, notification, path, words):
+    found = data_problems(notification, config)
+    assert path in found, found
+    assert words in found[path]
+
+
+@pytest.mark.parametrize("sent, kept", [
+    ("0151-443 2610", "+441514432610"), ("(0151) 443 2610", "+441514432610"),
+    ("+44 (0)7700 900123", "+447700900123"), ("07700900123", "+447700900123"),
+])
+def test_phones_in_common_uk_forms_are_normalised_without_comment(config, sent, kept):
+    incident_ = accepted(incident(victim__contact__phone=sent), config)
+    assert incident_.victim.contact.phone == kept and incident_.data_problems == ()
+
+
+@pytest.mark.parametrize("sent, kept", [("wa10 1aa ", "WA10 1AA"), ("WA101AA", "WA10 1AA"), ("WA10", "WA10")])
+def test_postcodes_are_normalised_without_comment(config, sent, kept):
+    incident_ = accepted(incident(victim__postcode=sent), config)
+    assert incident_.victim.postcode == kept and incident_.data_problems == ()
+
+
+def test_urns_are_upper_cased_and_ofsted_numbers_accepted_without_comment(config):
+    incident_ = accepted(incident(children=[child(setting="early_years", urn="ey123456")]), config)
+    assert incident_.children[0].education.urn == "EY123456" and incident_.data_problems == ()
+
+
+def test_an_absent_grade_beside_a_usable_tool_result_is_normal(config):
+    assert accepted(incident(risk__officer_grade=None), config).data_problems == ()
+
+
+def test_a_report_from_more_than_an_hour_ahead_is_refused(config):
+    received = datetime(2026, 11, 20, 21, 13, tzinfo=UTC)
+    with pytest.raises(Refused) as refused:
+        parse_incident(json.dumps(incident()), config, received_at=received)
+    assert [p.path for p in refused.value.problems] == ["reported_at"]
+    assert parse_incident(json.dumps(incident()), config, received_at=received + timedelta(minutes=1))
+
+
+@pytest.mark.parametrize("raw", [b'{"incident_id": "a", "incident_id": "b"}', b'{"a": "\\u0000"}',
+                                 b'{"a": NaN}', b'\xff'])
+def test_what_is_not_json_text_is_refused_whole(config, raw):
+    assert list(problems(raw, config)) == ["(body)"]
 
 
 def test_a_missing_field_is_named(config):
@@ -49,10 +127,10 @@ def test_a_missing_field_is_named(config):
     assert problems(notification, config) == {"incident_id": "Field required"}
 
 
-def test_every_bad_field_is_reported_at_once(config):
-    notification = incident(risk__dash_yes_count=31, victim__gender="woman")
+def test_every_refusing_field_is_reported_at_once(config):
+    notification = incident(risk__dash_yes_count=31, risk__officer_grade=None, version=0)
     del notification["incident_id"]
-    assert set(problems(notification, config)) == {"incident_id", "risk.dash_yes_count", "victim.gender"}
+    assert set(problems(notification, config)) == {"incident_id", "risk.dash_yes_count", "version"}
 
 
 def test_malformed_json_is_refused_as_a_whole(config):
@@ -61,9 +139,11 @@ def test_malformed_json_is_refused_as_a_whole(config):
 
 
 def test_problems_never_repeat_the_values_sent(config):
-    notification = incident(victim__given_name=12345, victim__date_of_birth="2999-01-01",
-                            victim__contact__phone="call me maybe", victim__postcode="ZZZZZZZZ",
-                            children=[child(born="1990-04-04")])
-    text = json.dumps(problems(notification, config))
-    for value in ("12345", "2999", "call me maybe", "ZZZZZZZZ", "1990"):
+    notification = incident(victim__given_name=12345, victim__contact__phone="call me maybe",
+                            victim__postcode="ZZZZZZZZ", children=[child(born="1990-04-04")],
+                            flags=["Anne's secret"], location_type="12 Example Street")
+    text = json.dumps(data_problems(notification, config))
+    for value in ("12345", "call me maybe", "ZZZZZZZZ", "1990", "secret", "Example Street"):
         assert value not in text
+    refused = json.dumps(problems(incident(victim__date_of_birth="2999-01-01"), config))
+    assert "2999" not in refused
