@@ -17,11 +17,24 @@ if TYPE_CHECKING:
     from referral_hub.core.rules import Decision
 
 @dataclass(frozen=True)
+class SentReferral:
+    """What a referral's recipient was last sent: the decision and a digest of its record
+    (to tell whether an amendment changes it); `live` until recalled."""
+    decision: Decision
+    digest: str
+    live: bool = True
+
+
+@dataclass(frozen=True)
 class PriorIncident:
-    """An earlier incident with the same victim, as the router remembers it."""
+    """An earlier incident with the same victim, as the router remembers it: the last
+    version seen, whether it was withdrawn, and what each of its referrals' recipients got."""
     reference: str
     reported_at: datetime
     referred_to_marac: bool
+    version: int = 1
+    withdrawn: bool = False
+    sent: tuple[SentReferral, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -31,6 +44,9 @@ class PerpetratorIncident:
     victim_key: str
     reported_at: datetime
     referred_to_matac: bool
+    version: int = 1
+    withdrawn: bool = False
+    sent: tuple[SentReferral, ...] = ()
 
 
 def uk_day(moment: datetime) -> date:
@@ -48,16 +64,33 @@ class _PersonHistory:
     incidents: tuple = ()
 
     def has(self, reference: str) -> bool:
-        return any(prior.reference == reference for prior in self.incidents)
+        return self.entry(reference) is not None
+
+    def entry(self, reference: str):
+        return next((prior for prior in self.incidents if prior.reference == reference), None)
+
+    def without(self, reference: str):
+        """The history less one incident: what a new version of it is decided against."""
+        return type(self)(tuple(p for p in self.incidents if p.reference != reference))
+
+    @property
+    def counted(self) -> tuple:
+        """The incidents the rules count: a withdrawn one is kept only to know it was."""
+        return tuple(p for p in self.incidents if not p.withdrawn)
 
     def after(self, incident: Incident, decisions: list[Decision], config: HubConfig):
         """The history this person's next incident sees, forgetting what no rule of the
         incident's area looks back to."""
         if self.has(incident.reference):
             return self
-        entry = self.remembered(incident, decisions)
+        return self.recording(incident, self.remembered(incident, decisions), config)
+
+    def recording(self, incident: Incident, entry, config: HubConfig):
+        """This history with `entry` (replacing any earlier version's), bounded by the
+        longest window of the incident's area."""
         keep_days = config.areas[incident.local_authority].windows.longest_days
-        return type(self)(_forget_older((*self.incidents, entry), keep_days))
+        others = tuple(p for p in self.incidents if p.reference != entry.reference)
+        return type(self)(_forget_older((*others, entry), keep_days))
 
 
 @dataclass(frozen=True)
@@ -65,9 +98,11 @@ class VictimHistory(_PersonHistory):
     incidents: tuple[PriorIncident, ...] = ()
 
     @staticmethod
-    def remembered(incident: Incident, decisions: list[Decision]) -> PriorIncident:
+    def remembered(incident: Incident, decisions: list[Decision],
+                   sent: tuple[SentReferral, ...] = ()) -> PriorIncident:
         return PriorIncident(incident.reference, incident.reported_at,
-                             any(d.pathway == "MARAC" for d in decisions))
+                             any(d.pathway == "MARAC" for d in decisions),
+                             incident.version, incident.status == "withdrawn", sent)
 
 
 @dataclass(frozen=True)
@@ -75,9 +110,11 @@ class PerpetratorHistory(_PersonHistory):
     incidents: tuple[PerpetratorIncident, ...] = ()
 
     @staticmethod
-    def remembered(incident: Incident, decisions: list[Decision]) -> PerpetratorIncident:
+    def remembered(incident: Incident, decisions: list[Decision],
+                   sent: tuple[SentReferral, ...] = ()) -> PerpetratorIncident:
         return PerpetratorIncident(incident.reference, incident.key, incident.reported_at,
-                                   any(d.pathway == "MATAC" for d in decisions))
+                                   any(d.pathway == "MATAC" for d in decisions),
+                                   incident.version, incident.status == "withdrawn", sent)
 
 
 @dataclass(frozen=True)

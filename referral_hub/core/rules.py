@@ -45,12 +45,15 @@ class Decision:
     config_version: str
     explanation: tuple[str, ...] = field(default=(), compare=False)
     linked_incidents: tuple[str, ...] = ()  # MATAC: the incidents that make the pattern
+    action: str = "refer"  # refer, amend or recall (spec: Amendments and withdrawals)
 
     def as_route_output(self, explain: bool = False) -> dict:
         """The JSON object `referral-hub route` prints (spec: the rules without Kafka)."""
         output = {"incident_id": self.incident_id, "pathway": self.pathway,
                   "subject_id": self.subject_id, "recipient": self.recipient,
-                  "reasons": list(self.reasons), "due_at": _utc_text(self.due_at)}
+                  "reasons": list(self.reasons), "due_at": _utc_text(self.due_at),
+                  "action": self.action, "referral_id": self.referral_id,
+                  "related_incidents": list(self.linked_incidents)}
         return output | {"explanation": list(self.explanation)} if explain else output
 
     def as_record(self) -> dict:
@@ -59,7 +62,8 @@ class Decision:
                 "force": self.force, "area": self.area, "pathway": self.pathway,
                 "subject_id": self.subject_id, "recipient": self.recipient,
                 "reasons": list(self.reasons), "reported_at": self.reported_at,
-                "due_at": self.due_at, "config_version": self.config_version}
+                "due_at": self.due_at, "config_version": self.config_version,
+                "action": self.action}
 
 
 def _utc_text(moment: datetime) -> str:
@@ -140,6 +144,7 @@ def _within(day: date, other: date, months: int) -> bool:
 class _Decider:
     incident: Incident
     config: HubConfig
+    clock_start: datetime | None = None  # when deadlines count from; reported_at unless amended
     area: Area = field(init=False)
     decisions: list[Decision] = field(default_factory=list)
 
@@ -155,15 +160,17 @@ class _Decider:
               linked_incidents: tuple[str, ...] = ()) -> None:
         """Record a referral; `reasons` maps each reason code to its facts in plain words."""
         reported_at, deadline = self.incident.reported_at, self.area.deadlines[pathway]
-        due = due_at(deadline, reported_at, self.area.working_day_starts,
+        starts_at = self.clock_start or reported_at
+        due = due_at(deadline, starts_at, self.area.working_day_starts,
                      self.area.school_day_starts, self.area.term_dates)
         rule = describe(deadline)
-        if deadline_hours is not None and reported_at + timedelta(hours=deadline_hours) < due:
-            due, rule = (reported_at + timedelta(hours=deadline_hours)).astimezone(UTC), \
+        if deadline_hours is not None and starts_at + timedelta(hours=deadline_hours) < due:
+            due, rule = (starts_at + timedelta(hours=deadline_hours)).astimezone(UTC), \
                 f"{deadline_hours} hours, as a protective notice is in force"
         explanation = [f"{code}: {fact}" for code, fact in reasons.items()] + list(notes)
-        explanation.append(f"due {_local_text(due)} UK time: {rule} after the report "
-                           f"({_local_text(reported_at)})")
+        start = "the report" if starts_at == reported_at else "this version was sent"
+        explanation.append(f"due {_local_text(due)} UK time: {rule} after {start} "
+                           f"({_local_text(starts_at)})")
         self.decisions.append(Decision(
             referral_id=referral_id(self.incident, pathway, subject_id),
             incident_id=self.incident.incident_id, force=self.incident.force,
@@ -178,7 +185,7 @@ class _Decider:
         risk, tool = incident.risk, tool_level(incident.risk, thresholds)
         today = incident.reported_date
         # Windows count UK calendar days: an incident 365 days earlier is inside, 366 is not.
-        earlier = [((today - uk_day(p.reported_at)).days, p) for p in history.incidents
+        earlier = [((today - uk_day(p.reported_at)).days, p) for p in history.counted
                    if p.reported_at <= incident.reported_at]
         recent = sorted(today - timedelta(days=d) for d, _ in earlier if d <= windows.escalation_days)
         marac_days = [d for d, p in earlier if p.referred_to_marac and d <= windows.repeat_marac_days]
@@ -307,12 +314,12 @@ class _Decider:
         perpetrator = incident.perpetrator
         today = incident.reported_date
         months = 12 * windows.serial_perpetrator_years
-        related = [p for p in history.incidents if _within(today, uk_day(p.reported_at), months)]
+        related = [p for p in history.counted if _within(today, uk_day(p.reported_at), months)]
         victims = {p.victim_key for p in related} | {incident.key}
         if len(victims) < windows.serial_perpetrator_victims:
             return
         if any(p.referred_to_matac and _within(today, uk_day(p.reported_at), windows.matac_once_in_months)
-               for p in history.incidents):
+               for p in history.counted):
             return
         dates = ", ".join(sorted({str(uk_day(p.reported_at)) for p in related} | {str(today)}))
         self.refer("MATAC", perpetrator.person_id, self.area.recipients["MATAC"].id, {
@@ -322,22 +329,23 @@ class _Decider:
             linked_incidents=tuple(sorted({p.reference for p in related} | {incident.reference})))
 
 
-def decide_for_victim(incident: Incident, history: VictimHistory, config: HubConfig) -> list[Decision]:
+def decide_for_victim(incident: Incident, history: VictimHistory, config: HubConfig,
+                      clock_start: datetime | None = None) -> list[Decision]:
     """The victim's and the children's referrals, given the victim's history."""
     if history.has(incident.reference):
         return []  # the same incident again changes nothing
-    decider = _Decider(incident, config)
+    decider = _Decider(incident, config, clock_start)
     decider.victim_pathways(history)
     decider.children_pathways()
     return decider.decisions
 
 
 def decide_for_perpetrator(incident: Incident, history: PerpetratorHistory,
-                           config: HubConfig) -> list[Decision]:
+                           config: HubConfig, clock_start: datetime | None = None) -> list[Decision]:
     """The MATAC referral, if any, given the perpetrator's history."""
     if incident.perpetrator is None or history.has(incident.reference):
         return []
-    decider = _Decider(incident, config)
+    decider = _Decider(incident, config, clock_start)
     decider.matac(history)
     return decider.decisions
 

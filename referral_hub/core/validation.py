@@ -13,9 +13,9 @@ import json
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, get_args
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from referral_hub.config import HubConfig
 from referral_hub.core.incident import (UK, DataProblem, Incident, LocationType, Setting, age_on)
@@ -71,8 +71,24 @@ def _path(loc: tuple) -> str:
 
 
 def field_label(path: str) -> str:
-    """A bounded label for a field path: list indexes removed (`children[].education.urn`)."""
-    return re.sub(r"\[\d+\]", "[]", path)
+    """A bounded label for a field path: list indexes removed (`children[].education.urn`),
+    and a field the contract does not have (its name is the sender's) as `(unknown field)`."""
+    label = re.sub(r"\[\d+\]", "[]", path)
+    names = [name.removesuffix("[]") for name in label.split(".")]
+    return label if all(name in CONTRACT_NAMES for name in names) else "(unknown field)"
+
+
+def _field_names(model: type[BaseModel]) -> set[str]:
+    names = set(model.model_fields)
+    for info in model.model_fields.values():
+        for inner in [info.annotation, *get_args(info.annotation)]:
+            for candidate in [inner, *get_args(inner)]:
+                if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+                    names |= _field_names(candidate)
+    return names
+
+
+CONTRACT_NAMES = _field_names(Incident) | {"(body)"}
 
 
 def is_refusing(path: str, data: dict) -> bool:

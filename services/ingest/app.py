@@ -1,6 +1,7 @@
 """The hub's HTTP API: police notifications in, recipients' contact reports back.
 
-POST /v1/incidents                      202 accepted, 401 no valid key, 413 too large, 422 refused
+POST /v1/incidents                      202 accepted (with any data_problems), 401 no valid key,
+                                        413 too large, 422 refused
 POST /v1/referrals/{referral_id}/events 202 recorded (200 if already), 401 no recipient token,
                                         403 not your referral, 404 unknown, 422 bad event
 GET  /healthz, /metrics, /docs, /openapi.json
@@ -43,14 +44,16 @@ REPORTABLE = Literal["acknowledged", "contact_attempted", "safe_contact_made",
                      "unable_to_contact", "declined"]
 
 
-class Accepted(BaseModel):
-    incident_id: str
-    status: Literal["accepted"] = "accepted"
-
-
 class FieldProblem(BaseModel):
     path: str
     problem: str
+
+
+class Accepted(BaseModel):
+    """Accepted and routed on what is valid; `data_problems` lists what was not used."""
+    incident_id: str
+    status: Literal["accepted"] = "accepted"
+    data_problems: list[FieldProblem] = []
 
 
 class RefusedBody(BaseModel):
@@ -140,7 +143,8 @@ def create_app(intake: Intake, index: ReferralIndex, raw: RawTopicValidator | No
             incident = await run_in_threadpool(intake.take, body, HTTP, force)
         except Refused as refused:
             return _refused(refused.problems)
-        return Accepted(incident_id=incident.incident_id)
+        return Accepted(incident_id=incident.incident_id, data_problems=[
+            FieldProblem(path=p.path, problem=p.problem) for p in incident.data_problems])
 
     @app.post("/v1/referrals/{referral_id}/events", status_code=202, response_model=Recorded,
               responses={200: {"model": Recorded}, 401: {}, 403: {}, 404: {},

@@ -19,7 +19,8 @@ def test_decisions_are_printed_one_per_line_in_the_spec_format():
     first = json.loads(result.stdout.splitlines()[0])
     assert first == {"incident_id": "MP-2026-0004711", "pathway": "MARAC", "subject_id": "MP-P-88123",
                      "recipient": "st-helens-marac", "reasons": ["visible_high_risk"],
-                     "due_at": "2026-11-23T09:00:00Z"}
+                     "due_at": "2026-11-23T09:00:00Z", "action": "refer",
+                     "referral_id": "ref-aa5a05a79675cf8ead047834", "related_incidents": []}
     assert len(result.stdout.splitlines()) == 4
 
 
@@ -72,8 +73,8 @@ def test_compare_shows_the_change_in_referrals_per_area_and_pathway(tmp_path):
     samples = (REPO_ROOT / "samples" / "incidents.jsonl").read_text().splitlines()
     result = run_route(samples, "--compare", str(REPO_ROOT / "config"), str(new))
     rows = {tuple(line.split()[:-3]): line.split()[-3:] for line in result.stdout.splitlines()[1:]}
-    # The professional-judgement case no longer goes to MARAC, but to community advocacy.
-    assert rows[("St", "Helens", "MARAC")] == ["3", "2", "-1"]
+    # The professional-judgement cases no longer go to MARAC (one to community advocacy).
+    assert rows[("St", "Helens", "MARAC")] == ["3", "1", "-2"]
     assert rows[("St", "Helens", "COMMUNITY_ADVOCACY")] == ["0", "1", "+1"]
     # The sample with a bad child entry is routed: the MASH checks the child (second edition).
     assert rows[("refused", "lines")] == ["0", "0", "+0"]

@@ -1,0 +1,129 @@
+"""Versions and withdrawals (incident-notification.md, "Amendments and withdrawals").
+
+`revise_for_victim` and `revise_for_perpetrator` are what the router and `referral-hub
+route` call for every notification: a function of (the new version, the person's history,
+which remembers each incident's last version and what each referral's recipient was sent,
+and the configuration) to the actions for recipients (`refer`, `amend`, `recall`) and the
+history after. A first version is decided by the rules as always; a higher version is
+decided again against the history less its own earlier versions and reconciled with what
+was sent; the same or a lower version, or any after a withdrawal, is stale.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, replace
+from typing import Callable
+
+from referral_hub.config import HubConfig
+from referral_hub.core.disclosure import disclose
+from referral_hub.core.history import PerpetratorHistory, SentReferral, VictimHistory
+from referral_hub.core.incident import Incident
+from referral_hub.core.rules import Decision, decide_for_perpetrator, decide_for_victim
+
+SUPPORT = ("COMMUNITY_ADVOCACY", "YOUNG_PEOPLE")  # not while a MARAC referral stands
+RECALL_REASONS = ("subject_removed", "recipient_changed")
+
+
+@dataclass(frozen=True)
+class Revision:
+    """What one notification did to one person's history."""
+    actions: list[Decision]
+    history: VictimHistory | PerpetratorHistory
+    stale: bool = False  # the same or a lower version, or one after a withdrawal: nothing done
+
+
+def record_digest(decision: Decision, incident: Incident, config: HubConfig) -> str:
+    """What the recipient is sent, less its explanation: an amend goes when this changes."""
+    _, record = disclose(decision, incident, config)
+    record.pop("explanation")
+    return hashlib.sha256(json.dumps(record, sort_keys=True, default=str).encode()).hexdigest()[:24]
+
+
+def revise_for_victim(incident: Incident, history: VictimHistory, config: HubConfig) -> Revision:
+    return _revise(incident, history, config, decide_for_victim)
+
+
+def revise_for_perpetrator(incident: Incident, history: PerpetratorHistory, config: HubConfig) -> Revision:
+    return _revise(incident, history, config, decide_for_perpetrator)
+
+
+def _revise(incident: Incident, history, config: HubConfig, decide: Callable) -> Revision:
+    prior = history.entry(incident.reference)
+    if prior is not None and (prior.withdrawn or incident.version <= prior.version):
+        return Revision([], history, stale=True)
+    rest = history.without(incident.reference)
+    if incident.status == "withdrawn":
+        actions = [_recall(s.decision, incident.withdrawal_reason,
+                           f"the force withdrew the incident: {incident.withdrawal_reason}")
+                   for s in (prior.sent if prior else ()) if s.live]
+        sent = tuple(replace(s, live=False) for s in (prior.sent if prior else ()))
+        return Revision(actions, rest.recording(incident, rest.remembered(incident, [], sent), config))
+    if prior is None:
+        decisions = decide(incident, rest, config)
+        sent = tuple(SentReferral(d, record_digest(d, incident, config)) for d in decisions)
+        return Revision(decisions, rest.recording(incident, rest.remembered(incident, decisions, sent), config))
+    wanted = decide(incident, rest, config, clock_start=incident.clock_start)
+    actions, sent = _reconcile(incident, prior.sent, wanted, config)
+    live = [s.decision for s in sent if s.live]
+    return Revision(actions, rest.recording(incident, rest.remembered(incident, live, sent), config))
+
+
+def _reconcile(incident: Incident, before: tuple[SentReferral, ...], wanted: list[Decision],
+               config: HubConfig) -> tuple[list[Decision], tuple[SentReferral, ...]]:
+    """The actions that bring recipients from what they were sent to what is called for now."""
+    was = {s.decision.referral_id: s for s in before}
+    wanted_ids = {d.referral_id for d in wanted}
+    standing = [s for s in before if s.live and s.decision.referral_id not in wanted_ids
+                and s.decision.subject_id in incident.person_ids and not _replaced(s, wanted)]
+    if any(s.decision.pathway == "MARAC" for s in standing):
+        wanted = [d for d in wanted if d.pathway not in SUPPORT or d.referral_id in was]
+    actions: list[Decision] = []
+    after: dict[str, SentReferral] = {}
+    for decision in wanted:
+        previous = was.get(decision.referral_id)
+        if previous is None or not previous.live:
+            actions.append(decision)
+            after[decision.referral_id] = SentReferral(decision, record_digest(decision, incident, config))
+            continue
+        # Same referral: same id and due_at (deadlines never move earlier than those sent).
+        decision = replace(decision, due_at=previous.decision.due_at)
+        digest = record_digest(decision, incident, config)
+        if decision.recipient != previous.decision.recipient:
+            actions += [_recall(previous.decision, "recipient_changed",
+                                f"the recipient is now {decision.recipient}"), decision]
+        elif digest != previous.digest:
+            actions.append(replace(decision, action="amend", explanation=(
+                f"amended by version {incident.version}: what this recipient was sent has changed",
+                *decision.explanation)))
+        after[decision.referral_id] = SentReferral(decision, digest)
+    for previous in before:
+        if previous.decision.referral_id in after:
+            continue
+        after[previous.decision.referral_id] = previous
+        if not previous.live:
+            continue
+        if previous.decision.subject_id not in incident.person_ids:
+            actions.append(_recall(previous.decision, "subject_removed",
+                                   f"version {incident.version} no longer names this referral's subject"))
+            after[previous.decision.referral_id] = replace(previous, live=False)
+        elif _replaced(previous, wanted):
+            actions.append(_recall(previous.decision, "recipient_changed",
+                                   f"version {incident.version} calls for another pathway in its place"))
+            after[previous.decision.referral_id] = replace(previous, live=False)
+        elif previous.decision.reasons != ("no_longer_met",):
+            stands = replace(previous.decision, reasons=("no_longer_met",), action="amend", explanation=(
+                f"no_longer_met: on version {incident.version} this referral would not be made; "
+                "it stands, and the recipient decides",))
+            actions.append(stands)
+            after[previous.decision.referral_id] = SentReferral(stands, record_digest(stands, incident, config))
+    return actions, tuple(after.values())
+
+
+def _replaced(sent: SentReferral, wanted: list[Decision]) -> bool:
+    """Another pathway now stands in for this one (the victim found to live out of area)."""
+    return sent.decision.pathway != "OUT_OF_AREA" and any(d.pathway == "OUT_OF_AREA" for d in wanted)
+
+
+def _recall(decision: Decision, reason: str, why: str) -> Decision:
+    return replace(decision, action="recall", reasons=(reason,), explanation=(f"{reason}: {why}",))
