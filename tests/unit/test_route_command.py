@@ -73,8 +73,8 @@ def test_compare_shows_the_change_in_referrals_per_area_and_pathway(tmp_path):
     samples = (REPO_ROOT / "samples" / "incidents.jsonl").read_text().splitlines()
     result = run_route(samples, "--compare", str(REPO_ROOT / "config"), str(new))
     rows = {tuple(line.split()[:-3]): line.split()[-3:] for line in result.stdout.splitlines()[1:]}
-    # The professional-judgement cases no longer go to MARAC (one to community advocacy).
+    # The professional-judgement cases no longer go to MARAC (both to community advocacy).
     assert rows[("St", "Helens", "MARAC")] == ["3", "1", "-2"]
-    assert rows[("St", "Helens", "COMMUNITY_ADVOCACY")] == ["0", "1", "+1"]
+    assert rows[("St", "Helens", "COMMUNITY_ADVOCACY")] == ["0", "2", "+2"]
     # The sample with a bad child entry is routed: the MASH checks the child (second edition).
     assert rows[("refused", "lines")] == ["0", "0", "+0"]
