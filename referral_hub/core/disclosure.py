@@ -32,7 +32,8 @@ def _header(decision: Decision, incident: Incident, config: HubConfig) -> dict:
             "area": decision.area, "recipient": decision.recipient,
             "reasons": list(decision.reasons), "explanation": list(decision.explanation),
             "police_reference": police_reference(incident, config),
-            "reported_at": decision.reported_at, "due_at": decision.due_at}
+            "reported_at": decision.reported_at, "due_at": decision.due_at,
+            "action": decision.action}
 
 
 def _victim(incident: Incident, address: bool = True) -> dict:
@@ -102,7 +103,14 @@ BUILDERS = {"recipient-risk": _risk_referral, "recipient-support": _support_refe
 
 
 def disclose(decision: Decision, incident: Incident, config: HubConfig) -> tuple[str, dict]:
-    """(schema name, record) for the decision's recipient."""
+    """(schema name, record) for the decision's recipient; a recall tells only which
+    referral and why."""
+    if decision.action == "recall":
+        return "recipient-recall", {
+            "referral_id": decision.referral_id, "action": "recall", "pathway": decision.pathway,
+            "area": decision.area, "recipient": decision.recipient, "reason": decision.reasons[0],
+            "police_reference": police_reference(incident, config),
+            "reported_at": decision.reported_at, "due_at": decision.due_at}
     record_type = RECORD_TYPES[decision.pathway]
     return record_type, _header(decision, incident, config) | BUILDERS[record_type](decision, incident, config)
 

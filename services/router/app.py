@@ -9,15 +9,21 @@ Two stages, because the rules need two histories with different partitioning:
    perpetrator history) -> referrals.v1 (MATAC).
 
 Each history is a faust table keyed like its topic, rebuilt from its changelog after a
-restart. Referrals are on the broker before a history records the incident, so a crash in
-between replays the same decisions (same ids) rather than losing them; an incident already
-in a history is ignored.
+restart. It also remembers each incident's last version and what each referral's recipient
+was sent, so a higher version refers, amends or recalls (referral_hub/core/revisions.py,
+shared with `referral-hub route`); the same or a lower version is stale and changes
+nothing. Actions are on the broker before a history records them, so a crash in between
+replays the same actions (same ids) rather than losing them.
+
+Limitation: a version that corrects the victim's (or perpetrator's) person id is keyed to
+another history; the earlier person's referrals are then not recalled by it.
 
 Each decision also starts the referral's life on contacts.v1 (`referred`), which the
 tracker (tracker.py) follows to first contact and reports overdue.
 """
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import datetime
 
 import faust
@@ -26,16 +32,19 @@ from referral_hub.adapters.avro import AvroCodec
 from referral_hub.config import HubConfig
 from referral_hub.core.incident import Incident
 from referral_hub.adapters.logs import get_logger
-from referral_hub.adapters.metrics import DEAD_LETTERS, DUPLICATE_INCIDENTS, REFERRALS
+from referral_hub.adapters.metrics import (DATA_PROBLEMS, DEAD_LETTERS, DUPLICATE_INCIDENTS, REFERRALS,
+                                           STALE_VERSIONS)
 from referral_hub.adapters.clock import Clock
 from referral_hub.core.disclosure import disclose
 from referral_hub.adapters.records import contact_event, dead_letter
-from referral_hub.core.history import (PerpetratorHistory, PerpetratorIncident, PriorIncident, VictimHistory)
-from referral_hub.core.rules import (Decision, decide_for_perpetrator, decide_for_victim, perpetrator_key)
+from referral_hub.core.history import (PerpetratorHistory, PerpetratorIncident, PriorIncident, SentReferral,
+                                       VictimHistory)
+from referral_hub.core.revisions import revise_for_perpetrator, revise_for_victim
+from referral_hub.core.rules import Decision, perpetrator_key
 from referral_hub.settings import HubSettings
 from referral_hub.adapters.streaming import agent, faust_app, raw_topic, send_and_wait
 from referral_hub.adapters.topics import (CONTACTS, DELIVERIES, INCIDENTS, INCIDENTS_BY_PERPETRATOR, INCIDENTS_DLQ,
-                                 REFERRALS as REFERRALS_TOPIC)
+                                 INCIDENTS_QUALITY, REFERRALS as REFERRALS_TOPIC)
 from referral_hub.core.validation import Problem
 
 from .tracker import add_tracker
@@ -45,19 +54,37 @@ APP_ID = "referral-hub-router"
 
 
 def victim_history(entries: list[dict]) -> VictimHistory:
-    return VictimHistory(tuple(PriorIncident(e["reference"], datetime.fromisoformat(e["reported_at"]),
-                                             e["referred_to_marac"]) for e in entries))
+    return VictimHistory(tuple(PriorIncident(**_entry(e)) for e in entries))
 
 
 def perpetrator_history(entries: list[dict]) -> PerpetratorHistory:
-    return PerpetratorHistory(tuple(PerpetratorIncident(
-        e["reference"], e["victim_key"], datetime.fromisoformat(e["reported_at"]),
-        e["referred_to_matac"]) for e in entries))
+    return PerpetratorHistory(tuple(PerpetratorIncident(**_entry(e)) for e in entries))
+
+
+def _entry(value: dict) -> dict:
+    """A history entry from its table value (entries written before versions: version 1)."""
+    return value | {"reported_at": datetime.fromisoformat(value["reported_at"]),
+                    "sent": tuple(_sent(s) for s in value.get("sent", ()))}
+
+
+def _sent(value: dict) -> SentReferral:
+    decision = value["decision"]
+    return SentReferral(Decision(**decision | {
+        key: datetime.fromisoformat(decision[key]) for key in ("reported_at", "due_at")} | {
+        key: tuple(decision[key]) for key in ("reasons", "explanation", "linked_incidents")}),
+        value["digest"], value["live"])
 
 
 def as_table_value(history: VictimHistory | PerpetratorHistory) -> list[dict]:
-    return [{k: v.isoformat() if isinstance(v, datetime) else v for k, v in vars(e).items()}
-            for e in history.incidents]
+    return [_json_ready(asdict(e)) for e in history.incidents]
+
+
+def _json_ready(value):
+    if isinstance(value, dict):
+        return {k: _json_ready(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_ready(v) for v in value]
+    return value.isoformat() if isinstance(value, datetime) else value
 
 
 def create_app(settings: HubSettings, config: HubConfig, codec: AvroCodec) -> faust.App:
@@ -65,6 +92,7 @@ def create_app(settings: HubSettings, config: HubConfig, codec: AvroCodec) -> fa
     clock = Clock(settings.clock_file)
     DEAD_LETTERS.labels("router")  # from the start, so Prometheus's increase() sees the first
     incidents = raw_topic(app, INCIDENTS)
+    quality = raw_topic(app, INCIDENTS_QUALITY)
     by_perpetrator = raw_topic(app, INCIDENTS_BY_PERPETRATOR)
     referrals = raw_topic(app, REFERRALS_TOPIC)
     deliveries = raw_topic(app, DELIVERIES)
@@ -90,13 +118,30 @@ def create_app(settings: HubSettings, config: HubConfig, codec: AvroCodec) -> fa
             await send_and_wait(referrals, incident.key, codec.encode("referral", record))
             # What the recipient is sent: only the data it needs (disclosure.py).
             await send_and_wait(deliveries, incident.key, codec.encode(*disclose(decision, incident, config)))
-            # The referral's life starts here; the tracker times it from contacts.v1.
-            await send_and_wait(contacts, decision.referral_id, codec.encode(
-                "contact-event", contact_event(record, "referred", clock.now())))
-            REFERRALS.labels(decision.pathway, decision.area).inc()
-        log.info("incident_routed", incident_ref=incident.reference,
+            # A referral's life starts with `referred` and a recall ends it; the tracker
+            # times it from contacts.v1. An amend keeps the referral's clock.
+            life = {"refer": "referred", "recall": "recalled"}.get(decision.action)
+            if life:
+                await send_and_wait(contacts, decision.referral_id, codec.encode(
+                    "contact-event", contact_event(record, life, clock.now())))
+            if decision.action == "refer":
+                REFERRALS.labels(decision.pathway, decision.area).inc()
+        log.info("incident_routed", incident_ref=incident.reference, version=incident.version,
                  referral_ids=[d.referral_id for d in decisions],
+                 actions=[d.action for d in decisions],
                  pathways=[d.pathway for d in decisions], config_version=config.version)
+
+    async def report_stale(incident: Incident) -> None:
+        """The same or a lower version, or one after a withdrawal: a data problem, nothing else."""
+        STALE_VERSIONS.inc()
+        DUPLICATE_INCIDENTS.inc()
+        DATA_PROBLEMS.labels("version").inc()
+        await send_and_wait(quality, incident.reference, codec.encode("data-problem", {
+            "received_at": clock.now(), "source": "router", "force": incident.force,
+            "incident_id": incident.incident_id, "version": incident.version,
+            "area": incident.local_authority, "path": "version", "field": "version",
+            "problem": "stale", "bad_child_entry": False}))
+        log.info("incident_version_stale", incident_ref=incident.reference, version=incident.version)
 
     @agent(app, incidents)
     async def route_for_victims(events):
@@ -105,16 +150,14 @@ def create_app(settings: HubSettings, config: HubConfig, codec: AvroCodec) -> fa
             incident = await readable(event.key, value, INCIDENTS)
             if incident is None:
                 continue
-            history = victim_history(victims[incident.key])
-            if history.has(incident.reference):
-                DUPLICATE_INCIDENTS.inc()
-                log.info("incident_duplicate_ignored", incident_ref=incident.reference)
+            revision = revise_for_victim(incident, victim_history(victims[incident.key]), config)
+            if revision.stale:
+                await report_stale(incident)
                 continue
-            decisions = decide_for_victim(incident, history, config)
-            await publish(incident, decisions)
+            await publish(incident, revision.actions)
             if incident.perpetrator:
                 await send_and_wait(by_perpetrator, perpetrator_key(incident), value)
-            victims[incident.key] = as_table_value(history.after(incident, decisions, config))
+            victims[incident.key] = as_table_value(revision.history)
 
     @agent(app, by_perpetrator)
     async def route_for_perpetrators(events):
@@ -123,13 +166,13 @@ def create_app(settings: HubSettings, config: HubConfig, codec: AvroCodec) -> fa
             incident = await readable(key, event.value, INCIDENTS_BY_PERPETRATOR)
             if incident is None:
                 continue
-            history = perpetrator_history(perpetrators[key.decode()])
-            if history.has(incident.reference):
+            revision = revise_for_perpetrator(incident, perpetrator_history(perpetrators[key.decode()]),
+                                              config)
+            if revision.stale:
                 continue  # forwarded again after a restart; already counted
-            decisions = decide_for_perpetrator(incident, history, config)
-            if decisions:
-                await publish(incident, decisions)
-            perpetrators[key.decode()] = as_table_value(history.after(incident, decisions, config))
+            if revision.actions:
+                await publish(incident, revision.actions)
+            perpetrators[key.decode()] = as_table_value(revision.history)
 
     add_tracker(app, settings, config, codec, clock)
     return app
