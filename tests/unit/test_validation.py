@@ -147,3 +147,21 @@ def test_problems_never_repeat_the_values_sent(config):
         assert value not in text
     refused = json.dumps(problems(incident(victim__date_of_birth="2999-01-01"), config))
     assert "2999" not in refused
+
+
+BAD_FIELDS = {"victim__gender": "woman", "victim__contact__phone": "12", "victim__postcode": "??",
+              "flags": ["separation", "bogus"], "perpetrator__relationship": "lodger",
+              "risk__officer_grade": "extreme", "location_type": "moon",
+              "children": [child(born="1999-01-01"), child(person_id="MP-P-X", urn="??")]}
+
+
+@pytest.mark.parametrize("field", sorted(BAD_FIELDS))
+def test_a_data_problem_never_removes_a_victim_pathway(config, field):
+    from referral_hub.commands.route import OfflineRouter
+    victim_pathways = {"MARAC", "IDVA", "COMMUNITY_ADVOCACY", "YOUNG_PEOPLE", "ADULT_SAFEGUARDING"}
+    for risk in ({"tool": "DASH", "dash_yes_count": 15}, {"tool": "DASH", "dash_yes_count": 4}):
+        good = incident(risk=risk)
+        bad = incident(risk=risk, **{field: BAD_FIELDS[field]})
+        made = {d.pathway for d in OfflineRouter(config).route(accepted(good, config))}
+        with_problem = {d.pathway for d in OfflineRouter(config).route(accepted(bad, config))}
+        assert made & victim_pathways <= with_problem

@@ -1,0 +1,135 @@
+"""Versions and withdrawals (incident-notification.md, Amendments and withdrawals): what a
+second notification of the same incident does, offline and (the same code) streaming."""
+import json
+from datetime import UTC, datetime
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from referral_hub.commands.route import OfflineRouter, routed_lines
+from referral_hub.config import load_config
+from referral_hub.core.validation import parse_incident
+from referral_hub.settings import REPO_ROOT
+from tests.factories import child, incident
+
+CONFIG = load_config(REPO_ROOT / "config")
+MEDIUM = {"tool": "DASH", "dash_yes_count": 11}
+HIGH = {"tool": "DASH", "dash_yes_count": 15}
+
+
+def route(*notifications) -> list[list[tuple[str, str, tuple[str, ...]]]]:
+    """(action, pathway, reasons) per notification, routed in order."""
+    router = OfflineRouter(CONFIG)
+    return [[(d.action, d.pathway, d.reasons) for d in
+             router.route(parse_incident(json.dumps(n), CONFIG))] for n in notifications]
+
+
+def test_a_regrade_to_high_reaches_marac_due_from_when_it_was_sent():
+    first, second = route(incident(risk=MEDIUM, children=[]),
+                          incident(risk=HIGH, children=[], version=2, sent_at="2026-11-23T11:00:00Z"))
+    assert first == [("refer", "COMMUNITY_ADVOCACY", ("medium_risk",))]
+    assert second == [("refer", "MARAC", ("visible_high_risk",)), ("refer", "IDVA", ("visible_high_risk",)),
+                      ("amend", "COMMUNITY_ADVOCACY", ("no_longer_met",))]
+    router = OfflineRouter(CONFIG)
+    router.route(parse_incident(json.dumps(incident(risk=MEDIUM, children=[])), CONFIG))
+    [marac, *_] = router.route(parse_incident(json.dumps(incident(
+        risk=HIGH, children=[], version=2, sent_at="2026-11-23T11:00:00Z")), CONFIG))
+    assert marac.due_at == datetime(2026, 11, 24, 9, 0, tzinfo=UTC)  # a working day after sent_at
+
+
+@pytest.mark.parametrize("version, changes", [(1, "nothing: same version"), (0, None)])
+def test_the_same_or_a_lower_version_changes_nothing_and_is_a_data_problem(version, changes):
+    lines = [json.dumps(incident(version=2)),
+             json.dumps(incident(version=version or 1, risk=MEDIUM))]
+    results = list(routed_lines(lines, CONFIG))
+    assert results[1][1].actions == []
+    assert [(p.path, p.problem) for p in results[1][1].data_problems] == [("version", "stale")]
+
+
+def test_an_unchanged_higher_version_sends_nothing():
+    assert route(incident(), incident(version=2))[1] == []
+
+
+def test_a_higher_version_that_changes_a_record_amends_it_with_the_same_id_and_due():
+    router = OfflineRouter(CONFIG)
+    before = router.route(parse_incident(json.dumps(incident()), CONFIG))
+    after = router.route(parse_incident(json.dumps(incident(
+        version=2, victim__contact__phone="07700900999", sent_at="2026-11-24T10:00:00Z")), CONFIG))
+    amended = {d.pathway: d for d in after}
+    assert set(amended) == {"MARAC", "IDVA", "MASH_IDVA"}  # the school is not sent the phone
+    for earlier in before:
+        if earlier.pathway in amended:
+            assert amended[earlier.pathway].action == "amend"
+            assert (amended[earlier.pathway].referral_id, amended[earlier.pathway].due_at) == \
+                (earlier.referral_id, earlier.due_at)
+
+
+def test_a_child_removed_is_recalled_and_a_child_added_is_referred():
+    _, second = route(incident(), incident(version=2, children=[child()]))
+    assert ("recall", "ENCOMPASS", ("subject_removed",)) in second
+    assert ("refer", "ENCOMPASS", ("child_present", "child_resident")) in second
+
+
+def test_a_withdrawal_recalls_everything_and_leaves_the_history():
+    lines = [incident(incident_id="MP-1", reported_at="2026-01-05T10:00:00Z", occurred_at=None,
+                      risk=MEDIUM, children=[]),
+             incident(incident_id="MP-2", reported_at="2026-02-05T10:00:00Z", occurred_at=None,
+                      risk=MEDIUM, children=[]),
+             incident(incident_id="MP-2", reported_at="2026-02-05T10:00:00Z", occurred_at=None,
+                      risk=MEDIUM, children=[], version=2, status="withdrawn",
+                      withdrawal_reason="sent_in_error"),
+             incident(incident_id="MP-3", reported_at="2026-03-05T10:00:00Z", occurred_at=None,
+                      risk=MEDIUM, children=[])]
+    results = route(*lines)
+    assert results[2] == [("recall", "COMMUNITY_ADVOCACY", ("sent_in_error",))]
+    # Only two incidents count now: no potential escalation for the third.
+    assert results[3] == [("refer", "COMMUNITY_ADVOCACY", ("medium_risk",))]
+
+
+def test_any_version_after_a_withdrawal_is_stale_and_a_first_sighting_withdrawn_makes_nothing():
+    withdrawn = incident(status="withdrawn", withdrawal_reason="wrong_person")
+    assert route(withdrawn, incident(version=2)) == [[], []]
+
+
+def test_a_referral_of_another_incident_stands_after_a_withdrawal():
+    results = route(incident(incident_id="MP-1"), incident(incident_id="MP-2", risk=MEDIUM),
+                    incident(incident_id="MP-2", risk=MEDIUM, version=2, status="withdrawn",
+                             withdrawal_reason="duplicate_of_another_incident"))
+    assert {action for action, *_ in results[2]} == {"recall"}
+    assert len(results[2]) == len(results[1])
+
+
+VERSIONS = st.lists(st.fixed_dictionaries({
+    "dash": st.integers(0, 27), "consent": st.booleans(),
+    "children": st.lists(st.sampled_from(["MP-P-90001", "MP-P-90002", "MP-P-90003"]), unique=True,
+                         max_size=3)}), min_size=1, max_size=4)
+
+
+def version(number: int, facts: dict) -> dict:
+    return incident(version=number, risk={"tool": "DASH", "dash_yes_count": facts["dash"]},
+                    consent_to_share=facts["consent"],
+                    children=[child(person_id=c) for c in facts["children"]])
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(VERSIONS)
+def test_any_sequence_of_versions_ends_with_the_live_referrals_of_the_last_plus_those_standing(versions):
+    """Routing every version ends with the referrals of the last version alone made live,
+    plus those that stand (no_longer_met), less the recalled; never one of a removed child."""
+    router = OfflineRouter(CONFIG)
+    live: dict[str, str] = {}
+    for number, facts in enumerate(versions, start=1):
+        for action in router.route(parse_incident(json.dumps(version(number, facts)), CONFIG)):
+            if action.action == "recall":
+                live.pop(action.referral_id)
+            else:
+                live[action.referral_id] = action.reasons
+    alone = OfflineRouter(CONFIG).route(parse_incident(json.dumps(version(1, versions[-1])), CONFIG))
+    expected = {d.referral_id for d in alone}
+    standing = {rid for rid, reasons in live.items() if reasons == ("no_longer_met",)}
+    support_in_place_of_marac = {d.referral_id for d in alone if d.pathway in ("COMMUNITY_ADVOCACY", "YOUNG_PEOPLE")}
+    assert set(live) - standing == expected - (support_in_place_of_marac if standing else set()) or \
+        set(live) - standing == expected
+    children = set(versions[-1]["children"])
+    assert all(d.subject_id in children | {"MP-P-88123"} for d in alone)
