@@ -63,7 +63,7 @@ class Decision:
                 "subject_id": self.subject_id, "recipient": self.recipient,
                 "reasons": list(self.reasons), "reported_at": self.reported_at,
                 "due_at": self.due_at, "config_version": self.config_version,
-                "action": self.action}
+                "action": self.action, "related_incidents": list(self.linked_incidents)}
 
 
 def _utc_text(moment: datetime) -> str:
