@@ -31,7 +31,7 @@ from pydantic import (
 )
 
 Pathway = Literal["MARAC", "IDVA", "COMMUNITY_ADVOCACY", "YOUNG_PEOPLE", "ADULT_SAFEGUARDING",
-                  "ENCOMPASS", "MASH_IDVA", "MATAC"]
+                  "ENCOMPASS", "MASH_IDVA", "MATAC", "OUT_OF_AREA"]
 MaracCriterion = Literal["visible_high_risk", "professional_judgement",
                          "potential_escalation", "repeat_marac"]
 # Agency roles an area names a recipient for. Education settings come from the directory.
@@ -48,11 +48,6 @@ class ConfigError(Exception):
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Force(_Strict):
-    name: str
-    api_key_sha256: list[str] = Field(min_length=1)
 
 
 class Webhook(_Strict):
@@ -111,6 +106,20 @@ class Recipient(_Strict):
     @property
     def topic(self) -> str:
         return f"recipient.{self.id}.v1"
+
+
+class Force(_Strict):
+    name: str
+    api_key_sha256: list[str] = Field(min_length=1)
+    # Victims living outside the partnership (pathways.md, OUT_OF_AREA); without it, refused.
+    out_of_area: OutOfArea | None = None
+
+
+class OutOfArea(_Strict):
+    """The force's out-of-area contact, who passes the referral to the victim's home area,
+    and the area whose rules decide what it stands for."""
+    rules_of: str = Field(pattern=r"^[EWSN]\d{8}$")
+    contact: Recipient
 
 
 class Deadline(_Strict):
@@ -213,8 +222,19 @@ class HubConfig(_Strict):
     area_files: dict[str, Path]  # gss_code -> the file it came from, for error messages
 
     def agencies(self) -> Iterator[Recipient]:
-        """Every agency any area names (one shared by several areas comes once per area)."""
-        return (recipient for area in self.areas.values() for recipient in area.recipients.values())
+        """Every agency any area names (one shared by several areas comes once per area),
+        and each force's out-of-area contact."""
+        yield from (recipient for area in self.areas.values() for recipient in area.recipients.values())
+        yield from (force.out_of_area.contact for force in self.forces.values() if force.out_of_area)
+
+    def rules_area(self, local_authority: str, force: str) -> Area:
+        """The area whose rules decide an incident: the victim's, or for a victim living
+        outside the partnership the one the force's out-of-area configuration names."""
+        area = self.areas.get(local_authority)
+        return area if area else self.areas[self.forces[force].out_of_area.rules_of]
+
+    def is_out_of_area(self, local_authority: str) -> bool:
+        return local_authority not in self.areas
 
     def agency(self, recipient_id: str) -> Recipient | None:
         return next((r for r in self.agencies() if r.id == recipient_id), None)
@@ -230,6 +250,8 @@ class HubConfig(_Strict):
         return sorted({r.topic for area in self.areas.values()
                        for role, r in area.recipients.items()
                        if r.channel == "kafka" or role == "ESCALATION"}
+                      | {f.out_of_area.contact.topic for f in self.forces.values()
+                         if f.out_of_area and f.out_of_area.contact.channel == "kafka"}
                       | {EDUCATION_SETTINGS_TOPIC})
 
     def webhook_secrets(self, environment: dict[str, str]) -> dict[str, list[bytes]]:
@@ -332,7 +354,16 @@ def load_config(config_dir: Path) -> HubConfig:
                        forces=forces, areas=areas, education_settings=settings,
                        area_files=area_files)
     _check_unique_recipient_ids(config)
+    _check_out_of_area(config, hub_path)
     return config
+
+
+def _check_out_of_area(config: HubConfig, hub_path: Path) -> None:
+    """Checked at start-up: an out-of-area victim must never meet an area that is not there."""
+    for name, force in config.forces.items():
+        if force.out_of_area and force.out_of_area.rules_of not in config.areas:
+            raise ConfigError(f"{hub_path}: forces.{name}.out_of_area.rules_of: "
+                              f"{force.out_of_area.rules_of} is not a configured area")
 
 
 def _check_unique_recipient_ids(config: HubConfig) -> None:

@@ -19,6 +19,7 @@ RECORD_TYPES = {
     "COMMUNITY_ADVOCACY": "recipient-support", "YOUNG_PEOPLE": "recipient-support",
     "MASH_IDVA": "recipient-safeguarding", "ADULT_SAFEGUARDING": "recipient-safeguarding",
     "ENCOMPASS": "recipient-encompass", "MATAC": "recipient-matac",
+    "OUT_OF_AREA": "recipient-risk",  # the contact passes the whole picture to the home area
 }
 
 
@@ -55,7 +56,7 @@ def _child(child: Child, household: bool) -> dict:
 
 
 def _risk_referral(decision: Decision, incident: Incident, config: HubConfig) -> dict:
-    area = config.areas[incident.local_authority]
+    area = config.rules_area(incident.local_authority, incident.force)
     return {"victim": _victim(incident), "perpetrator": _perpetrator(incident),
             "risk": incident.risk.model_dump() | {"level": risk_level(incident.risk, area.risk)},
             "flags": list(incident.flags),
@@ -65,7 +66,7 @@ def _risk_referral(decision: Decision, incident: Incident, config: HubConfig) ->
 
 
 def _support_referral(decision: Decision, incident: Incident, config: HubConfig) -> dict:
-    area = config.areas[incident.local_authority]
+    area = config.rules_area(incident.local_authority, incident.force)
     return {"victim": _victim(incident, address=False),
             "risk_level": risk_level(incident.risk, area.risk),
             "consent_to_share": incident.consent_to_share,
@@ -73,7 +74,7 @@ def _support_referral(decision: Decision, incident: Incident, config: HubConfig)
 
 
 def _safeguarding_referral(decision: Decision, incident: Incident, config: HubConfig) -> dict:
-    area = config.areas[incident.local_authority]
+    area = config.rules_area(incident.local_authority, incident.force)
     return {"victim": _victim(incident), "perpetrator": _perpetrator(incident),
             "risk_level": risk_level(incident.risk, area.risk), "flags": list(incident.flags),
             "children": [_child(c, household=True) for c in incident.children]}
@@ -90,7 +91,7 @@ def _encompass_notification(decision: Decision, incident: Incident, config: HubC
             "setting": {"urn": child.education.urn,
                         "name": setting.name if setting else f"{child.education.setting} (not in the directory)"},
             "key_adult_email": setting.key_adult_email if setting else str(fallback.email),
-            "guidance": config.areas[incident.local_authority].encompass_guidance}
+            "guidance": config.rules_area(incident.local_authority, incident.force).encompass_guidance}
 
 
 def _matac_referral(decision: Decision, incident: Incident, config: HubConfig) -> dict:

@@ -88,7 +88,7 @@ class _PersonHistory:
     def recording(self, incident: Incident, entry, config: HubConfig):
         """This history with `entry` (replacing any earlier version's), bounded by the
         longest window of the incident's area."""
-        keep_days = config.areas[incident.local_authority].windows.longest_days
+        keep_days = config.rules_area(incident.local_authority, incident.force).windows.longest_days
         others = tuple(p for p in self.incidents if p.reference != entry.reference)
         return type(self)(_forget_older((*others, entry), keep_days))
 

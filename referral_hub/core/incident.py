@@ -100,7 +100,7 @@ class Incident(_Contract):
     schema_version: Literal[1]
     incident_id: str = Field(min_length=1, max_length=64)
     force: str = Field(min_length=1, max_length=64)
-    local_authority: str = Field(pattern=r"^[EWSN][0-9]{8}$")
+    local_authority: str = Field(pattern=r"^(?:E0[6789]|W06)[0-9]{6}$")
     reported_at: AwareDatetime
     occurred_at: AwareDatetime | None = None
     victim: Victim

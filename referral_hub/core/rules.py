@@ -24,6 +24,8 @@ from referral_hub.core.incident import UK, Child, Incident, Risk, age_on
 
 LEVELS = ("standard", "medium", "high")
 SCHOOL_SETTINGS = ("school", "college", "early_years")
+VICTIM_PATHWAYS = ("MARAC", "IDVA", "COMMUNITY_ADVOCACY", "YOUNG_PEOPLE", "ADULT_SAFEGUARDING",
+                   "SPECIALIST", "MASH_IDVA")
 ORDINALS = {2: "second", 3: "third", 4: "fourth", 5: "fifth"}
 
 
@@ -149,7 +151,7 @@ class _Decider:
     decisions: list[Decision] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self.area = self.config.areas[self.incident.local_authority]
+        self.area = self.config.rules_area(self.incident.local_authority, self.incident.force)
 
     @property
     def victim_age(self) -> int:
@@ -308,6 +310,29 @@ class _Decider:
             return  # none or unknown: no setting to tell; MASH IDVA still lists the child
         self.refer("ENCOMPASS", child.person_id, recipient_id, reasons, notes=notes)
 
+    def out_of_area(self) -> None:
+        """A victim living outside the partnership: one referral to the force's out-of-area
+        contact in place of every victim pathway and of every Encompass notice not sent to a
+        setting in the directory (pathways.md, OUT_OF_AREA), with the reasons of each."""
+        settings = {s.recipient_id for s in self.config.education_settings.values()}
+        stands_for = [d for d in self.decisions if d.pathway in VICTIM_PATHWAYS
+                      or (d.pathway == "ENCOMPASS" and d.recipient not in settings)]
+        if not stands_for:
+            return
+        self.decisions = [d for d in self.decisions if d not in stands_for]
+        contact = self.config.forces[self.incident.force].out_of_area.contact
+        reasons = {"outside_partnership": (
+            f"the victim lives in {self.incident.local_authority}, outside the partnership: "
+            f"{contact.name} passes this to the home area, decided by {self.area.name}'s rules")}
+        for decision in stands_for:
+            for code in decision.reasons:
+                reasons.setdefault(code, f"as for {decision.pathway}")
+        notice = self.incident.protective_notice
+        in_force = notice is not None and notice.expires_at > self.incident.reported_at
+        self.refer("OUT_OF_AREA", self.incident.victim.person_id, contact.id, reasons,
+                   deadline_hours=self.area.protective_notice_hours if in_force else None,
+                   notes=tuple(f"stands for {d.pathway} ({d.subject_id})" for d in stands_for))
+
     def matac(self, history: PerpetratorHistory) -> None:
         """A serial perpetrator goes to MATAC, at most once in the configured months."""
         incident, windows = self.incident, self.area.windows
@@ -337,6 +362,8 @@ def decide_for_victim(incident: Incident, history: VictimHistory, config: HubCon
     decider = _Decider(incident, config, clock_start)
     decider.victim_pathways(history)
     decider.children_pathways()
+    if config.is_out_of_area(incident.local_authority):
+        decider.out_of_area()
     return decider.decisions
 
 

@@ -465,8 +465,10 @@ def _configuration_problems(incident: Incident, config: HubConfig) -> list[Probl
     problems = []
     if incident.force not in config.forces:
         problems.append(Problem("force", "is not a configured police force"))
-    if incident.local_authority not in config.areas:
-        problems.append(Problem("local_authority", "is not an area this hub serves"))
+    if incident.local_authority not in config.areas and incident.force in config.forces \
+            and config.forces[incident.force].out_of_area is None:
+        problems.append(Problem("local_authority", "is not an area this hub serves, and the "
+                                                   "force has no out-of-area contact"))
     return problems
 
 

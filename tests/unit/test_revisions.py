@@ -133,3 +133,40 @@ def test_any_sequence_of_versions_ends_with_the_live_referrals_of_the_last_plus_
         set(live) - standing == expected
     children = set(versions[-1]["children"])
     assert all(d.subject_id in children | {"MP-P-88123"} for d in alone)
+
+
+def test_a_victim_living_outside_the_partnership_goes_to_the_forces_out_of_area_contact():
+    [actions] = route(incident(local_authority="E08000012"))
+    assert ("refer", "ENCOMPASS", ("child_present", "child_resident")) in actions  # a school in the directory
+    [out_of_area] = [a for a in actions if a[1] == "OUT_OF_AREA"]
+    assert out_of_area[2] == ("outside_partnership", "visible_high_risk", "children_in_household")
+    assert {a[1] for a in actions} == {"ENCOMPASS", "OUT_OF_AREA"}
+
+
+def test_an_area_corrected_to_outside_the_partnership_recalls_and_refers_anew():
+    _, second = route(incident(children=[]), incident(children=[], local_authority="E08000012", version=2))
+    assert ("recall", "MARAC", ("recipient_changed",)) in second
+    assert [a for a in second if a[0] == "refer"] == [
+        ("refer", "OUT_OF_AREA", ("outside_partnership", "visible_high_risk"))]
+
+
+def test_a_force_without_an_out_of_area_contact_refuses_an_area_it_does_not_serve(tmp_path):
+    import shutil
+    from referral_hub.core.validation import Refused
+    shutil.copytree(REPO_ROOT / "config", tmp_path / "c")
+    hub = tmp_path / "c" / "hub.toml"
+    hub.write_text(hub.read_text().split("# Victims who live outside")[0])
+    config = load_config(tmp_path / "c")
+    with pytest.raises(Refused) as refused:
+        parse_incident(json.dumps(incident(local_authority="E08000012")), config)
+    assert [p.path for p in refused.value.problems] == ["local_authority"]
+
+
+def test_an_out_of_area_configuration_naming_no_configured_area_stops_the_start(tmp_path):
+    import shutil
+    from referral_hub.config import ConfigError
+    shutil.copytree(REPO_ROOT / "config", tmp_path / "c")
+    hub = tmp_path / "c" / "hub.toml"
+    hub.write_text(hub.read_text().replace('rules_of = "E06000006"', 'rules_of = "E08000012"'))
+    with pytest.raises(ConfigError, match="out_of_area.rules_of"):
+        load_config(tmp_path / "c")
