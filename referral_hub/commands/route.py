@@ -35,13 +35,14 @@ class OfflineRouter:
         if victim.stale:
             return []
         self.victims[incident.key] = victim.history
+        late = [action for _, action in victim.late_effects]
         perpetrator = perpetrator_key(incident)
         if not perpetrator:
-            return victim.actions
+            return victim.actions + late
         revision = revise_for_perpetrator(
             incident, self.perpetrators.get(perpetrator, PerpetratorHistory()), self.config)
         self.perpetrators[perpetrator] = revision.history
-        return victim.actions + revision.actions
+        return victim.actions + late + revision.actions
 
     def is_stale(self, incident: Incident) -> bool:
         prior = self.victims.get(incident.key, VictimHistory()).entry(incident.reference)

@@ -35,6 +35,8 @@ class PriorIncident:
     version: int = 1
     withdrawn: bool = False
     sent: tuple[SentReferral, ...] = ()
+    # The notification itself (JSON), so a late notification can decide this one again.
+    notification: str = ""
 
 
 @dataclass(frozen=True)
@@ -102,7 +104,8 @@ class VictimHistory(_PersonHistory):
                    sent: tuple[SentReferral, ...] = ()) -> PriorIncident:
         return PriorIncident(incident.reference, incident.reported_at,
                              any(d.pathway == "MARAC" for d in decisions),
-                             incident.version, incident.status == "withdrawn", sent)
+                             incident.version, incident.status == "withdrawn", sent,
+                             incident.model_dump_json())
 
 
 @dataclass(frozen=True)

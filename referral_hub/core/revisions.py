@@ -31,6 +31,8 @@ class Revision:
     actions: list[Decision]
     history: VictimHistory | PerpetratorHistory
     stale: bool = False  # the same or a lower version, or one after a withdrawal: nothing done
+    # Actions for later incidents that a late notification brings about, with their incident.
+    late_effects: tuple[tuple[Incident, Decision], ...] = ()
 
 
 def record_digest(decision: Decision, incident: Incident, config: HubConfig) -> str:
@@ -41,7 +43,11 @@ def record_digest(decision: Decision, incident: Incident, config: HubConfig) -> 
 
 
 def revise_for_victim(incident: Incident, history: VictimHistory, config: HubConfig) -> Revision:
-    return _revise(incident, history, config, decide_for_victim)
+    revision = _revise(incident, history, config, decide_for_victim)
+    if revision.stale or incident.status == "withdrawn" or history.has(incident.reference):
+        return revision
+    effects, after = _late_effects(incident, revision.history, config)
+    return replace(revision, history=after, late_effects=effects)
 
 
 def revise_for_perpetrator(incident: Incident, history: PerpetratorHistory, config: HubConfig) -> Revision:
@@ -127,3 +133,56 @@ def _replaced(sent: SentReferral, wanted: list[Decision]) -> bool:
 
 def _recall(decision: Decision, reason: str, why: str) -> Decision:
     return replace(decision, action="recall", reasons=(reason,), explanation=(f"{reason}: {why}",))
+
+
+# --- late notifications (pathways.md, MARAC criteria) ---------------------------------
+
+MARAC_PAIR = ("MARAC", "IDVA")
+
+
+def _late_effects(late: Incident, history: VictimHistory, config: HubConfig):
+    """Later incidents of the victim that meet a MARAC criterion now that `late` is counted
+    (incidents count by reported_at, not arrival): their MARAC and IDVA referrals are made
+    (or amended) with `late_notification`, due from the later of their reported_at and the
+    late notification's sent_at; a support referral in their place stands (no_longer_met)."""
+    effects: list[tuple[Incident, Decision]] = []
+    later = sorted((p for p in history.counted if p.reported_at > late.reported_at and p.notification),
+                   key=lambda p: p.reported_at)
+    for entry in later:
+        incident = Incident.model_validate_json(entry.notification)
+        starts = max(incident.reported_at, late.sent_at or late.reported_at)
+        wanted = [d for d in decide_for_victim(incident, history.without(entry.reference), config,
+                                               clock_start=starts) if d.pathway in MARAC_PAIR]
+        actions, sent = _met_late(incident, entry.sent, wanted, late, config)
+        if actions:
+            effects += [(incident, action) for action in actions]
+            history = history.recording(incident, replace(entry, sent=sent, referred_to_marac=True), config)
+    return tuple(effects), history
+
+
+def _met_late(incident: Incident, before: tuple[SentReferral, ...], wanted: list[Decision],
+              late: Incident, config: HubConfig) -> tuple[list[Decision], tuple[SentReferral, ...]]:
+    live = {s.decision.pathway: s for s in before if s.live}
+    if not wanted:
+        return [], before
+    met_before = set(live["MARAC"].decision.reasons) if "MARAC" in live else set()
+    if not set(wanted[0].reasons) - met_before - {"late_notification"}:
+        return [], before  # no criterion it did not meet before
+    why = (f"late_notification: the incident {late.incident_id}, reported "
+           f"{late.reported_date}, arrived after this one and now counts before it")
+    after = {s.decision.referral_id: s for s in before}
+    actions = []
+    for decision in wanted:
+        decision = replace(decision, reasons=(*decision.reasons, "late_notification"),
+                           explanation=(why, *decision.explanation))
+        if decision.pathway in live:
+            decision = replace(decision, action="amend", due_at=live[decision.pathway].decision.due_at)
+        actions.append(decision)
+        after[decision.referral_id] = SentReferral(decision, record_digest(decision, incident, config))
+    for pathway in SUPPORT:
+        if pathway in live and live[pathway].decision.reasons != ("no_longer_met",):
+            stands = replace(live[pathway].decision, reasons=("no_longer_met",), action="amend",
+                             explanation=(f"no_longer_met: a MARAC referral is now made; {why}",))
+            actions.append(stands)
+            after[stands.referral_id] = SentReferral(stands, record_digest(stands, incident, config))
+    return actions, tuple(after.values())

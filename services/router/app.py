@@ -155,6 +155,8 @@ def create_app(settings: HubSettings, config: HubConfig, codec: AvroCodec) -> fa
                 await report_stale(incident)
                 continue
             await publish(incident, revision.actions)
+            for later, action in revision.late_effects:  # a late notification's effect on them
+                await publish(later, [action])
             if incident.perpetrator:
                 await send_and_wait(by_perpetrator, perpetrator_key(incident), value)
             victims[incident.key] = as_table_value(revision.history)

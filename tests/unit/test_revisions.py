@@ -170,3 +170,36 @@ def test_an_out_of_area_configuration_naming_no_configured_area_stops_the_start(
     hub.write_text(hub.read_text().replace('rules_of = "E06000006"', 'rules_of = "E08000012"'))
     with pytest.raises(ConfigError, match="out_of_area.rules_of"):
         load_config(tmp_path / "c")
+
+
+def dated(number: int, day: str, **changes) -> dict:
+    return incident(**{"incident_id": f"MP-{number}", "reported_at": f"{day}T10:00:00Z",
+                       "occurred_at": None, "risk": MEDIUM, "children": []} | changes)
+
+
+def test_a_late_notification_that_completes_an_escalation_refers_the_later_incident_to_marac():
+    results = route(dated(1, "2026-01-10"), dated(3, "2026-03-10"),
+                    dated(2, "2026-02-10", sent_at="2026-03-20T12:00:00Z"))
+    assert results[2] == [
+        ("refer", "COMMUNITY_ADVOCACY", ("medium_risk",)),
+        ("refer", "MARAC", ("potential_escalation", "late_notification")),
+        ("refer", "IDVA", ("potential_escalation", "late_notification")),
+        ("amend", "COMMUNITY_ADVOCACY", ("no_longer_met",))]
+    router = OfflineRouter(CONFIG)
+    for notification in (dated(1, "2026-01-10"), dated(3, "2026-03-10"),
+                         dated(2, "2026-02-10", sent_at="2026-03-20T12:00:00Z")):
+        actions = router.route(parse_incident(json.dumps(notification), CONFIG))
+    marac = next(a for a in actions if a.pathway == "MARAC")
+    assert marac.incident_id == "MP-3"
+    assert marac.due_at == datetime(2026, 3, 23, 9, 0, tzinfo=UTC)  # from the late one's sent_at
+
+
+def test_a_late_notification_that_completes_no_escalation_changes_no_other_incident():
+    results = route(dated(1, "2025-01-10"), dated(3, "2026-03-10"), dated(2, "2026-02-10"))
+    assert results[2] == [("refer", "COMMUNITY_ADVOCACY", ("medium_risk",))]
+
+
+def test_a_late_notification_adds_a_criterion_to_an_existing_marac_referral_by_amend():
+    results = route(dated(1, "2026-01-10"), dated(3, "2026-03-10", risk=HIGH),
+                    dated(2, "2026-02-10"))
+    assert ("amend", "MARAC", ("visible_high_risk", "potential_escalation", "late_notification")) in results[2]
