@@ -174,32 +174,23 @@ class _Salvage:
 
     def contact(self, victim: dict) -> None:
         contact = victim.get("contact")
-        if not isinstance(contact, dict):
-            return
-        if "phone" in contact and contact["phone"] is not None:
-            phone = normalised_phone(contact["phone"])
-            if phone is None:
-                del contact["phone"]
-                self.note("victim.contact.phone", "cannot be read as a phone number: not passed on")
-            else:
-                contact["phone"] = phone
-        email = contact.get("email")
-        if email is not None and not (isinstance(email, str) and len(email) <= 254
-                                      and EMAIL.match(email.strip())):
-            del contact["email"]
-            self.note("victim.contact.email", "cannot be read as an email address: not passed on")
-        elif email is not None:
-            contact["email"] = email.strip()
+        if isinstance(contact, dict):
+            self.normalise(contact, "phone", "victim.contact.phone", normalised_phone, "a phone number")
+            self.normalise(contact, "email", "victim.contact.email", normalised_email, "an email address")
 
     def postcode(self, victim: dict) -> None:
-        if victim.get("postcode") is None:
+        self.normalise(victim, "postcode", "victim.postcode", normalised_postcode, "a UK postcode")
+
+    def normalise(self, parent: dict, name: str, path: str, normalised, what: str) -> None:
+        """A contact detail in its normal form; one that cannot be read is dropped and reported."""
+        if parent.get(name) is None:
             return
-        postcode = normalised_postcode(victim["postcode"])
-        if postcode is None:
-            del victim["postcode"]
-            self.note("victim.postcode", "cannot be read as a UK postcode: not passed on")
+        value = normalised(parent[name])
+        if value is None:
+            del parent[name]
+            self.note(path, f"cannot be read as {what}: not passed on")
         else:
-            victim["postcode"] = postcode
+            parent[name] = value
 
     def known_values(self) -> None:
         """Unknown enumeration values are reported and ignored (spec's list)."""
@@ -352,6 +343,12 @@ def normalised_phone(value: Any) -> str | None:
     if international.startswith("44"):
         return "+" + international if len(international) - 2 in (9, 10) else None
     return "+" + international if 8 <= len(international) <= 15 else None
+
+
+def normalised_email(value: Any) -> str | None:
+    if not isinstance(value, str) or len(value.strip()) > 254 or not EMAIL.match(value.strip()):
+        return None
+    return value.strip()
 
 
 def normalised_postcode(value: Any) -> str | None:

@@ -79,3 +79,13 @@ def wait_until(condition: Callable[[], bool], what: str, timeout: float = WAIT) 
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
         time.sleep(0.2)
+
+
+def posted_referral(api, topic, notification: dict, pathway: str) -> dict:
+    """Post a notification and return its referral on the given pathway, once decided."""
+    from referral_hub.adapters.topics import REFERRALS
+    assert post_incident(api, notification, notification["force"]).status_code == 202
+    referrals = topic(REFERRALS, "referral")
+    referrals.wait_for(lambda _: referrals.values(incident_id=notification["incident_id"], pathway=pathway),
+                       f"the {pathway} referral")
+    return referrals.values(incident_id=notification["incident_id"], pathway=pathway)[0]

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from referral_hub.adapters.topics import OVERDUE, REFERRALS
 from referral_hub.commands.route import route_lines
 from tests.factories import fresh_incident
-from tests.integration.kafka_helpers import post_incident, report_contact, wait_until
+from tests.integration.kafka_helpers import post_incident, posted_referral, report_contact, wait_until
 
 MEDIUM = {"tool": "DASH", "dash_yes_count": 11}
 HIGH = {"tool": "DASH", "dash_yes_count": 16}
@@ -36,11 +36,7 @@ def test_an_amended_incident_reaches_marac(api, topic):
 
 def test_a_withdrawn_incident_reaches_the_school_as_a_recall_by_kafka_and_email(api, topic, mailbox):
     notification = fresh_incident()
-    assert post_incident(api, notification).status_code == 202
-    referrals = topic(REFERRALS, "referral")
-    referrals.wait_for(lambda _: referrals.values(incident_id=notification["incident_id"], pathway="ENCOMPASS"),
-                       "the Encompass referral")
-    [encompass] = referrals.values(incident_id=notification["incident_id"], pathway="ENCOMPASS")
+    encompass = posted_referral(api, topic, notification, "ENCOMPASS")
     withdrawn = notification | {"version": 2, "status": "withdrawn", "withdrawal_reason": "wrong_person"}
     answer = post_incident(api, withdrawn)
     assert answer.status_code == 202 and answer.json()["data_problems"] == []
