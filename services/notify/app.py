@@ -158,7 +158,8 @@ def create_app(settings: HubSettings, config: HubConfig, codec: AvroCodec) -> fa
         elif agency is None:  # removed from the configuration since the referral was made
             await give_up(victim_key, value, "none", "the recipient is not in the configuration")
         elif agency.channel == "webhook":
-            await webhooks.queue(victim_key, referral_id, agency.id, value)
+            # Its own idempotency key: an amend or a recall is a delivery of its own.
+            await webhooks.queue(victim_key, delivery_key(record), agency.id, value)
         elif agency.channel == "email":
             await email_the_agency(victim_key, agency, record_type, record, value)
         else:
