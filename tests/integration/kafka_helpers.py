@@ -89,3 +89,12 @@ def posted_referral(api, topic, notification: dict, pathway: str) -> dict:
     referrals.wait_for(lambda _: referrals.values(incident_id=notification["incident_id"], pathway=pathway),
                        f"the {pathway} referral")
     return referrals.values(incident_id=notification["incident_id"], pathway=pathway)[0]
+
+
+def route_output(record: dict) -> dict:
+    """A referrals.v1 record as `referral-hub route` prints the same action."""
+    return {"incident_id": record["incident_id"], "pathway": record["pathway"],
+            "subject_id": record["subject_id"], "recipient": record["recipient"],
+            "reasons": record["reasons"], "due_at": record["due_at"].strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "action": record["action"], "referral_id": record["referral_id"],
+            "related_incidents": record["related_incidents"]}

@@ -20,7 +20,8 @@ def test_a_high_risk_incident_with_a_child_at_school_reaches_every_recipient(api
     notification = fresh_incident()
     answer = post_incident(api, notification)
     assert answer.status_code == 202
-    assert answer.json() == {"incident_id": notification["incident_id"], "status": "accepted"}
+    assert answer.json() == {"incident_id": notification["incident_id"], "status": "accepted",
+                             "data_problems": []}
 
     decisions = referrals_for(topic(REFERRALS, "referral"), notification["incident_id"], 4)
     assert {d["pathway"]: d["reasons"] for d in decisions} == {
@@ -137,20 +138,19 @@ def test_a_recipient_reports_only_on_its_own_referrals_and_each_report_counts_on
 
 
 def test_a_bad_notification_gets_field_errors_and_lands_only_on_the_dead_letter_topic(api, topic):
-    notification = fresh_incident(risk__dash_yes_count=31, children__0__date_of_birth="2007-01-01")
-    del notification["consent_to_share"]
+    notification = fresh_incident(risk__dash_yes_count=31, risk__officer_grade=None, version=0)
     answer = post_incident(api, notification)
     assert answer.status_code == 422
     assert answer.json()["detail"] == [
         {"path": "risk.dash_yes_count", "problem": "Input should be less than or equal to 27"},
-        {"path": "consent_to_share", "problem": "Field required"}]
+        {"path": "version", "problem": "Input should be greater than or equal to 1"}]
 
     dead = topic(INCIDENTS_DLQ, "dead-letter")
     dead.read_to_end()
     [record] = [v for v in dead.values(source="http")
                 if v["payload"] and notification["incident_id"].encode() in v["payload"]]
     assert record["force"] == "merseyside"
-    assert [p["path"] for p in record["problems"]] == ["risk.dash_yes_count", "consent_to_share"]
+    assert [p["path"] for p in record["problems"]] == ["risk.dash_yes_count", "version"]
     assert json.loads(record["payload"]) == notification
     incidents = topic(INCIDENTS, "incident")
     incidents.read_to_end()
@@ -187,7 +187,7 @@ def test_a_body_over_the_limit_is_refused_and_recorded_without_it(api, topic, hu
 
 def test_notifications_published_to_the_raw_topic_are_validated_the_same_way(kafka, topic):
     from referral_hub.adapters.kafka import make_producer, produce_and_wait
-    good, bad = fresh_incident(), fresh_incident(local_authority="E09000001")
+    good, bad = fresh_incident(), fresh_incident(local_authority="E10000001")
     producer = make_producer(kafka)
     for notification in (bad, good):  # a refused record does not stop the ones after it
         produce_and_wait(producer, INCIDENTS_RAW, notification["incident_id"], json.dumps(notification).encode())
@@ -196,7 +196,7 @@ def test_notifications_published_to_the_raw_topic_are_validated_the_same_way(kaf
     dead.wait_for(lambda _: any(bad["incident_id"].encode() in (v["payload"] or b"")
                                 for v in dead.values(source=INCIDENTS_RAW)), "the refused raw record")
     [record] = [v for v in dead.values(source=INCIDENTS_RAW) if bad["incident_id"].encode() in v["payload"]]
-    assert record["problems"] == [{"path": "local_authority", "problem": "is not an area this hub serves"}]
+    assert [p["path"] for p in record["problems"]] == ["local_authority"]
 
 
 def test_every_service_reports_health_and_metrics_and_ingest_publishes_its_api(hub, api):

@@ -8,7 +8,7 @@ from referral_hub.commands.route import Routed, route_lines, routed_lines
 from referral_hub.settings import REPO_ROOT
 from referral_hub.adapters.topics import REFERRALS
 from tests.factories import incident
-from tests.integration.kafka_helpers import post_incident
+from tests.integration.kafka_helpers import post_incident, route_output
 
 
 def scenario() -> list[dict]:
@@ -42,14 +42,6 @@ def scenario() -> list[dict]:
     return incidents
 
 
-def as_route_output(record: dict) -> dict:
-    return {"incident_id": record["incident_id"], "pathway": record["pathway"],
-            "subject_id": record["subject_id"], "recipient": record["recipient"],
-            "reasons": record["reasons"], "due_at": record["due_at"].strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "action": record["action"], "referral_id": record["referral_id"],
-            "related_incidents": record["related_incidents"]}
-
-
 def test_streaming_and_offline_routing_agree(api, topic, config):
     incidents = scenario()
     out = io.StringIO()
@@ -71,6 +63,6 @@ def test_streaming_and_offline_routing_agree(api, topic, config):
                            len(referrals.values(incident_id=i)) >= n,
                            f"{expected.get(notification['incident_id'], 0)} referrals for {notification['incident_id']}")
     ids = {i["incident_id"] for i in incidents}
-    streamed = [as_route_output(r) for r in referrals.values() if r["incident_id"] in ids]
+    streamed = [route_output(r) for r in referrals.values() if r["incident_id"] in ids]
     key = lambda d: json.dumps(d, sort_keys=True)  # noqa: E731
     assert sorted(map(key, streamed)) == sorted(map(key, offline))

@@ -17,7 +17,7 @@ import pytest
 
 from referral_hub.commands import cli
 from referral_hub.adapters.kafka import make_producer, produce_and_wait
-from referral_hub.commands.report import CSV_COLUMNS, PATHWAYS
+from referral_hub.commands.report import CSV_COLUMNS, ENDINGS, PATHWAYS
 from referral_hub.commands.sample_month import read_sample
 from referral_hub.settings import REPO_ROOT
 from referral_hub.adapters.topics import INCIDENTS, REFERRALS
@@ -153,7 +153,7 @@ def test_the_table_shows_the_hand_count(loaded):
     blocks = {}
     for index, line in enumerate(lines[:-1]):
         if lines[index + 1] and set(lines[index + 1]) == {"-"}:
-            blocks[re.sub(r" \(\w+\)$", "", line)] = lines[index + 2:index + 15]
+            blocks[re.sub(r" \(\w+\)$", "", line)] = lines[index + 2:index + 7 + len(PATHWAYS)]
     assert list(blocks) == list(HAND_COUNT)
     for area, expected in HAND_COUNT.items():
         block = blocks[area]
@@ -164,7 +164,7 @@ def test_the_table_shows_the_hand_count(loaded):
                                  r"notified before school started: (.+)", block[1])
         assert (int(encompass[1]), share(encompass[2])) == (
             expected["pathways"].get("ENCOMPASS", NO_REFERRALS)[0], expected["encompass_before_school"])
-        rows = {line.split()[0]: line.split() for line in block[4:12]}
+        rows = {line.split()[0]: line.split() for line in block[4:4 + len(PATHWAYS)]}
         assert list(rows) == list(PATHWAYS)
         for pathway, row in rows.items():
             referrals, contacted, median, p90, within = expected["pathways"].get(pathway, NO_REFERRALS)
@@ -175,7 +175,7 @@ def test_the_table_shows_the_hand_count(loaded):
                 else:  # one decimal on screen
                     assert float(cell) == pytest.approx(hours, abs=0.05), (area, pathway, cell)
             assert share(" ".join(row[5:])) == ((within, referrals) if referrals else None), (area, pathway)
-        total = block[12].split()
+        total = block[4 + len(PATHWAYS)].split()
         assert total[:4] == ["all", "pathways", str(expected["referrals"]),
                              str(sum(p[1] for p in expected["pathways"].values()))]
         assert share(" ".join(total[4:])) == (expected["within"], expected["referrals"])
@@ -219,7 +219,11 @@ def test_the_csv_holds_every_figure_of_the_hand_count(loaded):
     assert {r["area"]: r["area_code"] for r in rows} == {a: e["code"] for a, e in HAND_COUNT.items()}
     found = {(r["area"], r["pathway"], r["force"], r["figure"]): r["value"] for r in rows}
     assert len(found) == len(rows)  # one row per area, pathway, force and figure
-    assert found == expected_csv()
+    endings = {key: value for key, value in found.items() if key[3].startswith("ended_")}
+    assert {key: value for key, value in found.items() if key not in endings} == expected_csv()
+    for (area, pathway, force, figure), value in found.items():  # every referral ended once, or is open
+        if figure == "referrals" and pathway:
+            assert sum(int(endings[(area, pathway, force, f"ended_{e}")]) for e in ENDINGS) == int(value)
 
 
 def test_the_chart_is_a_png_drawn_by_matplotlib(loaded, tmp_path):

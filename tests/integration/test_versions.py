@@ -6,7 +6,8 @@ from datetime import datetime, timedelta
 from referral_hub.adapters.topics import OVERDUE, REFERRALS
 from referral_hub.commands.route import route_lines
 from tests.factories import fresh_incident
-from tests.integration.kafka_helpers import post_incident, posted_referral, report_contact, wait_until
+from tests.integration.kafka_helpers import (post_incident, posted_referral, report_contact, route_output,
+                                             wait_until)
 
 MEDIUM = {"tool": "DASH", "dash_yes_count": 11}
 HIGH = {"tool": "DASH", "dash_yes_count": 16}
@@ -88,11 +89,7 @@ def test_a_router_stopped_in_a_burst_of_amendments_ends_with_the_offline_result(
     referrals = topic(REFERRALS, "referral")
 
     def streamed() -> set[str]:
-        return {json.dumps({"incident_id": r["incident_id"], "pathway": r["pathway"],
-                            "subject_id": r["subject_id"], "recipient": r["recipient"],
-                            "reasons": r["reasons"], "due_at": r["due_at"].strftime("%Y-%m-%dT%H:%M:%SZ"),
-                            "action": r["action"], "referral_id": r["referral_id"],
-                            "related_incidents": r["related_incidents"]}, sort_keys=True)
+        return {json.dumps(route_output(r), sort_keys=True)
                 for r in referrals.values(incident_id=first["incident_id"])}
     referrals.wait_for(lambda _: expected <= streamed(), lambda: f"missing: {expected - streamed()}")
     assert streamed() == expected  # replays after the stop repeat records, never add others
