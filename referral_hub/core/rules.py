@@ -170,6 +170,7 @@ class _Decider:
             due, rule = (starts_at + timedelta(hours=deadline_hours)).astimezone(UTC), \
                 f"{deadline_hours} hours, as a protective notice is in force"
         explanation = [f"{code}: {fact}" for code, fact in reasons.items()] + list(notes)
+        explanation += self.data_problems_seen_by(pathway)
         start = "the report" if starts_at == reported_at else "this version was sent"
         explanation.append(f"due {_local_text(due)} UK time: {rule} after {start} "
                            f"({_local_text(starts_at)})")
@@ -180,6 +181,14 @@ class _Decider:
             recipient=recipient, reasons=tuple(reasons), reported_at=reported_at,
             due_at=due, config_version=self.config.version, explanation=tuple(explanation),
             linked_incidents=linked_incidents))
+
+    def data_problems_seen_by(self, pathway: str) -> list[str]:
+        """The data problems a recipient of this pathway is told of: those in what it is
+        sent about the adults (children's problems go to the MASH and the coordinator)."""
+        if pathway == "ENCOMPASS":
+            return []
+        return [f"data problem: {p.path}: {p.problem}" for p in self.incident.data_problems
+                if not p.path.startswith("children")]
 
     def marac_criteria(self, history: VictimHistory) -> dict[str, str]:
         """The SafeLives criteria that hold and that this area acts on, with their facts."""
