@@ -36,10 +36,21 @@ class Revision:
 
 
 def record_digest(decision: Decision, incident: Incident, config: HubConfig) -> str:
-    """What the recipient is sent, less its explanation: an amend goes when this changes."""
+    """What the recipient is sent, less its explanation, as `field=hash` per top-level field:
+    an amend goes when it changes, and can say which fields changed (names, never values)."""
     _, record = disclose(decision, incident, config)
     record.pop("explanation")
-    return hashlib.sha256(json.dumps(record, sort_keys=True, default=str).encode()).hexdigest()[:24]
+    return ",".join(f"{name}={_hash(value)}" for name, value in sorted(record.items()))
+
+
+def _hash(value) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+def changed_fields(before: str, after: str) -> list[str]:
+    old = dict(part.split("=") for part in before.split(","))
+    new = dict(part.split("=") for part in after.split(","))
+    return sorted(name for name in old.keys() | new.keys() if old.get(name) != new.get(name))
 
 
 def revise_for_victim(incident: Incident, history: VictimHistory, config: HubConfig) -> Revision:
@@ -99,8 +110,9 @@ def _reconcile(incident: Incident, before: tuple[SentReferral, ...], wanted: lis
             actions += [_recall(previous.decision, "recipient_changed",
                                 f"the recipient is now {decision.recipient}"), decision]
         elif digest != previous.digest:
+            changed = ", ".join(changed_fields(previous.digest, digest))
             actions.append(replace(decision, action="amend", explanation=(
-                f"amended by version {incident.version}: what this recipient was sent has changed",
+                f"amended by version {incident.version}: changed since the record sent: {changed}",
                 *decision.explanation)))
         after[decision.referral_id] = SentReferral(decision, digest)
     for previous in before:

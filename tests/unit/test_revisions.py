@@ -206,3 +206,13 @@ def test_a_late_notification_adds_a_criterion_to_an_existing_marac_referral_by_a
     results = route(dated(1, "2026-01-10"), dated(3, "2026-03-10", risk=HIGH),
                     dated(2, "2026-02-10"))
     assert ("amend", "MARAC", ("visible_high_risk", "potential_escalation", "late_notification")) in results[2]
+
+
+def test_explain_says_why_each_amend_and_recall_happened():
+    router = OfflineRouter(CONFIG)
+    router.route(parse_incident(json.dumps(incident()), CONFIG))
+    actions = router.route(parse_incident(json.dumps(incident(version=2, risk__dash_yes_count=20,
+                                                              children=[])), CONFIG))
+    why = {(a.action, a.pathway): a.explanation[0] for a in actions}
+    assert why[("amend", "MARAC")] == "amended by version 2: changed since the record sent: children, risk"
+    assert why[("recall", "ENCOMPASS")] == "subject_removed: version 2 no longer names this referral's subject"
