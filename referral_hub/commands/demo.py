@@ -77,7 +77,7 @@ def demo_recipient_token(config: HubConfig, recipient: str, area: str) -> str:
 def expected_referrals(lines: list[str], config: HubConfig) -> dict[str, Decision]:
     """referral_id -> decision, for every line the rules accept, in order."""
     return {d.referral_id: d for _, result in routed_lines(lines, config)
-            if not isinstance(result, Refused) for d in result}
+            if not isinstance(result, Refused) for d in result.actions if d.action == "refer"}
 
 
 def post_samples(client: httpx.Client, lines: list[str]) -> dict[str, float]:

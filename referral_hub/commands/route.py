@@ -93,7 +93,7 @@ def _counts(lines: list[str], config: HubConfig) -> tuple[dict[tuple[str, str], 
         if isinstance(result, Refused):
             refused += 1
             continue
-        for decision in result.actions:
+        for decision in (a for a in result.actions if a.action == "refer"):  # new referrals only
             area = config.areas[decision.area].name
             counts[(area, decision.pathway)] = counts.get((area, decision.pathway), 0) + 1
     return counts, refused

@@ -7,6 +7,7 @@ route` keeps them in memory. Both build it with `after`, from the decisions the 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from datetime import date, datetime
 from typing import TYPE_CHECKING
 
@@ -21,7 +22,7 @@ class SentReferral:
     """What a referral's recipient was last sent: the decision and a digest of its record
     (to tell whether an amendment changes it); `live` until recalled."""
     decision: Decision
-    digest: str
+    digest: str = ""  # "": not yet digested; made from the entry's notification
     live: bool = True
 
 
@@ -49,6 +50,7 @@ class PerpetratorIncident:
     version: int = 1
     withdrawn: bool = False
     sent: tuple[SentReferral, ...] = ()
+    notification: str = ""  # kept only when a referral was made: to tell what an amendment changes
 
 
 def uk_day(moment: datetime) -> date:
@@ -75,7 +77,7 @@ class _PersonHistory:
         """The history less one incident: what a new version of it is decided against."""
         return type(self)(tuple(p for p in self.incidents if p.reference != reference))
 
-    @property
+    @cached_property
     def counted(self) -> tuple:
         """The incidents the rules count: a withdrawn one is kept only to know it was."""
         return tuple(p for p in self.incidents if not p.withdrawn)
@@ -117,7 +119,8 @@ class PerpetratorHistory(_PersonHistory):
                    sent: tuple[SentReferral, ...] = ()) -> PerpetratorIncident:
         return PerpetratorIncident(incident.reference, incident.key, incident.reported_at,
                                    any(d.pathway == "MATAC" for d in decisions),
-                                   incident.version, incident.status == "withdrawn", sent)
+                                   incident.version, incident.status == "withdrawn", sent,
+                                   incident.model_dump_json() if sent else "")
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,6 @@ was sent; the same or a lower version, or any after a withdrawal, is stale.
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass, replace
 from typing import Callable
 
@@ -44,7 +43,9 @@ def record_digest(decision: Decision, incident: Incident, config: HubConfig) -> 
 
 
 def _hash(value) -> str:
-    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:12]
+    # repr is deterministic here (disclose builds each record in a fixed order) and much
+    # cheaper than JSON: every referral made is digested once.
+    return hashlib.blake2b(repr(value).encode(), digest_size=6).hexdigest()
 
 
 def changed_fields(before: str, after: str) -> list[str]:
@@ -78,12 +79,22 @@ def _revise(incident: Incident, history, config: HubConfig, decide: Callable) ->
         return Revision(actions, rest.recording(incident, rest.remembered(incident, [], sent), config))
     if prior is None:
         decisions = decide(incident, rest, config)
-        sent = tuple(SentReferral(d, record_digest(d, incident, config)) for d in decisions)
+        sent = tuple(SentReferral(d) for d in decisions)  # digested only if a version follows
         return Revision(decisions, rest.recording(incident, rest.remembered(incident, decisions, sent), config))
     wanted = decide(incident, rest, config, clock_start=incident.clock_start)
-    actions, sent = _reconcile(incident, prior.sent, wanted, config)
+    actions, sent = _reconcile(incident, _digested(prior, config), wanted, config)
     live = [s.decision for s in sent if s.live]
     return Revision(actions, rest.recording(incident, rest.remembered(incident, live, sent), config))
+
+
+def _digested(prior, config: HubConfig) -> tuple[SentReferral, ...]:
+    """What was sent, each with its digest: a first version's records are digested now, from
+    the notification the history kept, rather than for every incident when it was made."""
+    if all(s.digest for s in prior.sent):
+        return prior.sent
+    made_from = Incident.model_validate_json(prior.notification)
+    return tuple(s if s.digest else replace(s, digest=record_digest(s.decision, made_from, config))
+                 for s in prior.sent)
 
 
 def _reconcile(incident: Incident, before: tuple[SentReferral, ...], wanted: list[Decision],
