@@ -11,7 +11,9 @@ was sent; the same or a lower version, or any after a withdrawal, is stale.
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import Callable
 
 from referral_hub.config import HubConfig
@@ -43,9 +45,13 @@ def record_digest(decision: Decision, incident: Incident, config: HubConfig) -> 
 
 
 def _hash(value) -> str:
-    # repr is deterministic here (disclose builds each record in a fixed order) and much
-    # cheaper than JSON: every referral made is digested once.
-    return hashlib.blake2b(repr(value).encode(), digest_size=6).hexdigest()
+    return hashlib.blake2b(json.dumps(value, sort_keys=True, default=_comparable).encode(),
+                           digest_size=6).hexdigest()
+
+
+def _comparable(value) -> str:
+    """Moments in UTC: a record rebuilt from Avro and one from JSON say the same thing."""
+    return value.astimezone(UTC).isoformat() if isinstance(value, datetime) else str(value)
 
 
 def changed_fields(before: str, after: str) -> list[str]:

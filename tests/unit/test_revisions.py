@@ -216,3 +216,16 @@ def test_explain_says_why_each_amend_and_recall_happened():
     why = {(a.action, a.pathway): a.explanation[0] for a in actions}
     assert why[("amend", "MARAC")] == "amended by version 2: changed since the record sent: children, risk"
     assert why[("recall", "ENCOMPASS")] == "subject_removed: version 2 no longer names this referral's subject"
+
+
+def test_a_record_rebuilt_from_avro_digests_as_the_one_from_json():
+    """The router reads incidents from Avro (UTC, another tzinfo); an unchanged version is
+    no amendment whichever way its records were built."""
+    from referral_hub.adapters.avro import AvroCodec
+    from referral_hub.core.revisions import record_digest
+    codec = AvroCodec(REPO_ROOT / "schemas" / "avro")
+    from_json = parse_incident(json.dumps(incident(reported_at="2026-06-01T10:00:00+01:00")), CONFIG)
+    from_avro = from_json.model_validate(codec.decode("incident", codec.encode("incident", from_json.model_dump())),
+                                         strict=False)
+    for decision in OfflineRouter(CONFIG).route(from_json):
+        assert record_digest(decision, from_json, CONFIG) == record_digest(decision, from_avro, CONFIG)
