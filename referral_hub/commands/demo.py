@@ -92,6 +92,8 @@ def post_samples(client: httpx.Client, lines: list[str]) -> dict[str, float]:
         if answer.status_code == 202:
             posted[body["incident_id"]] = started
             print(f"  202 accepted  {body['incident_id']}")
+            for problem in body["data_problems"]:  # routed on what is valid (second edition)
+                print(f"      data problem: {problem['path']}: {problem['problem']}")
         else:
             problems = "; ".join(f"{p['path']}: {p['problem']}" for p in body["detail"])
             print(f"  {answer.status_code} refused   {problems}")
