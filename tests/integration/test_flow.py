@@ -219,3 +219,34 @@ def test_each_service_reports_its_consumer_lag(hub):
     for service, labels in expected.items():
         wait_until(lambda s=service, l=labels: f"referral_hub_consumer_lag_messages{{{l}}}" in hub_metrics(hub, s),
                    f"{service}'s consumer lag")
+
+
+def test_a_notification_as_police_really_send_it_reaches_marac_and_says_what_was_wrong(api, topic, hub):
+    """The issue's case: a nursery's Ofsted number, a child who turned 18, a child listed
+    twice, a phone with a dash and a postcode with a trailing space."""
+    notification = fresh_incident(victim__contact__phone="0151-443 2610", victim__postcode="wa10 1aa ")
+    sam = notification["children"][0]
+    nursery = sam | {"person_id": sam["person_id"] + "N", "date_of_birth": "2023-02-01",
+                     "education": {"setting": "early_years", "urn": "ey123456"}}
+    adult = sam | {"person_id": sam["person_id"] + "A", "date_of_birth": "2008-11-20"}
+    notification["children"] = [sam, nursery, adult, sam]
+    answer = post_incident(api, notification)
+    assert answer.status_code == 202
+    assert answer.json()["data_problems"] == [
+        {"path": "children[2].date_of_birth",
+         "problem": "the person is 18 or over at reported_at: not a child, no Encompass notice"},
+        {"path": "children[3]", "problem": "lists a child already listed: notified once"}]
+    referrals = topic(REFERRALS, "referral")
+    referrals.wait_for(lambda _: len(referrals.values(incident_id=notification["incident_id"])) == 5,
+                       "MARAC, IDVA, two Encompass notices and the MASH")
+    made = {(r["pathway"], r["subject_id"]): r for r in referrals.values(incident_id=notification["incident_id"])}
+    assert {p for p, _ in made} == {"MARAC", "IDVA", "ENCOMPASS", "MASH_IDVA"}
+    assert made[("ENCOMPASS", nursery["person_id"])]["reasons"] == ["child_present", "child_resident",
+                                                                   "setting_not_in_directory"]
+    assert "child_data_problem" in made[("MASH_IDVA", notification["victim"]["person_id"])]["reasons"]
+    quality = topic("incidents.quality.v1", "data-problem")
+    quality.wait_for(lambda _: len(quality.values(incident_id=notification["incident_id"])) == 2,
+                     "each data problem on incidents.quality.v1")
+    assert {q["field"] for q in quality.values(incident_id=notification["incident_id"])} == {
+        "children[].date_of_birth", "children[]"}
+    assert 'referral_hub_data_problems_total{field="children[]"}' in hub_metrics(hub, "ingest")
