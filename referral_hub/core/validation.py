@@ -375,7 +375,8 @@ def _parent(data: dict, path: str) -> tuple[dict | None, str]:
 
 
 def _person_id(person: Any) -> str | None:
-    return person.get("person_id") if isinstance(person, dict) else None
+    person_id = person.get("person_id") if isinstance(person, dict) else None
+    return person_id if isinstance(person_id, str) else None
 
 
 def _date(value: Any) -> date | None:
@@ -418,7 +419,10 @@ def _repair(data: dict, loc: tuple, path: str) -> None:
     *parents, last = loc
     target = data
     for part in parents:
-        target = target[part]
+        try:
+            target = target[part]
+        except (KeyError, IndexError, TypeError):
+            return  # gone with an earlier repair of this round (its parent was dropped)
     label = field_label(path)
     if label in SAFE_DEFAULTS:
         target[last] = SAFE_DEFAULTS[label]

@@ -1,12 +1,19 @@
 """A notification that cannot be routed is refused with every field's path and problem; any
 other bad field is a data problem on an accepted one. Neither repeats the value sent."""
+import copy
 import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from referral_hub.config import load_config
 from referral_hub.core.validation import Refused, parse_incident
+from referral_hub.settings import REPO_ROOT
 from tests.factories import EXAMPLE, child, incident
+
+CONFIG = load_config(REPO_ROOT / "config")
 
 
 def problems(notification, config) -> dict[str, str]:
@@ -165,3 +172,37 @@ def test_a_data_problem_never_removes_a_victim_pathway(config, field):
         made = {d.pathway for d in OfflineRouter(config).route(accepted(good, config))}
         with_problem = {d.pathway for d in OfflineRouter(config).route(accepted(bad, config))}
         assert made & victim_pathways <= with_problem
+
+
+JSON_VALUES = st.recursive(st.none() | st.booleans() | st.integers(-5, 40) | st.text(max_size=12)
+                           | st.sampled_from(["2026-11-20T22:14:00Z", "2007-01-01", "EY123456", "E08000012"]),
+                           lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+                           max_leaves=6)
+FIELDS = ["incident_id", "local_authority", "reported_at", "occurred_at", "victim", "victim.contact",
+          "victim.contact.phone", "victim.postcode", "victim.gender", "perpetrator", "perpetrator.person_id",
+          "perpetrator.date_of_birth", "risk", "risk.tool", "risk.dash_yes_count", "risk.officer_grade", "flags",
+          "protective_notice", "children", "children.0", "children.0.education", "children.0.date_of_birth",
+          "children.0.resides_with", "consent_to_share", "version", "status", "sent_at", "location_type"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(FIELDS), JSON_VALUES), min_size=1, max_size=3))
+def test_any_notification_is_refused_with_reasons_or_accepted_and_routed(changes):
+    """Never an error in between: whatever a sender types, the hub refuses it with field
+    problems or routes what is valid."""
+    from referral_hub.commands.route import OfflineRouter
+    notification = copy.deepcopy(EXAMPLE)
+    for dotted, value in changes:
+        *parents, last = dotted.split(".")
+        target = notification
+        for part in parents:
+            target = target[int(part)] if isinstance(target, list) and part.isdigit() and int(part) < len(target) \
+                else target.get(part) if isinstance(target, dict) else None
+        if isinstance(target, dict):
+            target[last] = value
+    try:
+        incident_ = parse_incident(json.dumps(notification), CONFIG)
+    except Refused as refused:
+        assert refused.problems
+        return
+    OfflineRouter(CONFIG).route(incident_)
