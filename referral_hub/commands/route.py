@@ -35,14 +35,17 @@ class OfflineRouter:
         if victim.stale:
             return []
         self.victims[incident.key] = victim.history
-        late = [action for _, action in victim.late_effects]
+        actions = victim.actions + [action for _, action in victim.late_effects]
+        if victim.former_perpetrator:
+            actions += self.revise_perpetrator(*victim.former_perpetrator)
         perpetrator = perpetrator_key(incident)
-        if not perpetrator:
-            return victim.actions + late
-        revision = revise_for_perpetrator(
-            incident, self.perpetrators.get(perpetrator, PerpetratorHistory()), self.config)
-        self.perpetrators[perpetrator] = revision.history
-        return victim.actions + late + revision.actions
+        return actions + (self.revise_perpetrator(perpetrator, incident) if perpetrator else [])
+
+    def revise_perpetrator(self, key: str, incident: Incident) -> list[Decision]:
+        revision = revise_for_perpetrator(incident, self.perpetrators.get(key, PerpetratorHistory()),
+                                          self.config)
+        self.perpetrators[key] = revision.history
+        return revision.actions
 
     def is_stale(self, incident: Incident) -> bool:
         prior = self.victims.get(incident.key, VictimHistory()).entry(incident.reference)

@@ -20,7 +20,7 @@ from referral_hub.config import HubConfig
 from referral_hub.core.disclosure import disclose
 from referral_hub.core.history import PerpetratorHistory, SentReferral, VictimHistory
 from referral_hub.core.incident import Incident
-from referral_hub.core.rules import Decision, decide_for_perpetrator, decide_for_victim
+from referral_hub.core.rules import Decision, decide_for_perpetrator, decide_for_victim, perpetrator_key
 
 SUPPORT = ("COMMUNITY_ADVOCACY", "YOUNG_PEOPLE")  # not while a MARAC referral stands
 RECALL_REASONS = ("subject_removed", "recipient_changed")
@@ -34,6 +34,10 @@ class Revision:
     stale: bool = False  # the same or a lower version, or one after a withdrawal: nothing done
     # Actions for later incidents that a late notification brings about, with their incident.
     late_effects: tuple[tuple[Incident, Decision], ...] = ()
+    # A perpetrator an earlier version named and this one does not: that perpetrator's
+    # history key, and this version without a perpetrator, for the perpetrator stage to
+    # recall what it made (subject_removed) and forget the incident.
+    former_perpetrator: tuple[str, Incident] | None = None
 
 
 def record_digest(decision: Decision, incident: Incident, config: HubConfig) -> str:
@@ -62,10 +66,22 @@ def changed_fields(before: str, after: str) -> list[str]:
 
 def revise_for_victim(incident: Incident, history: VictimHistory, config: HubConfig) -> Revision:
     revision = _revise(incident, history, config, decide_for_victim)
-    if revision.stale or incident.status == "withdrawn" or history.has(incident.reference):
+    prior = history.entry(incident.reference)
+    if revision.stale:
+        return revision
+    if prior is not None:
+        return replace(revision, former_perpetrator=_former_perpetrator(incident, prior))
+    if incident.status == "withdrawn":
         return revision
     effects, after = _late_effects(incident, revision.history, config)
     return replace(revision, history=after, late_effects=effects)
+
+
+def _former_perpetrator(incident: Incident, prior) -> tuple[str, Incident] | None:
+    earlier = perpetrator_key(Incident.model_validate_json(prior.notification)) if prior.notification else None
+    if earlier is None or earlier == perpetrator_key(incident):
+        return None
+    return earlier, incident.model_copy(update={"perpetrator": None})
 
 
 def revise_for_perpetrator(incident: Incident, history: PerpetratorHistory, config: HubConfig) -> Revision:

@@ -157,6 +157,9 @@ def create_app(settings: HubSettings, config: HubConfig, codec: AvroCodec) -> fa
             await publish(incident, revision.actions)
             for later, action in revision.late_effects:  # a late notification's effect on them
                 await publish(later, [action])
+            if revision.former_perpetrator:  # no longer named: that stage recalls its referrals
+                former_key, without = revision.former_perpetrator
+                await send_and_wait(by_perpetrator, former_key, codec.encode("incident", without.model_dump()))
             if incident.perpetrator:
                 await send_and_wait(by_perpetrator, perpetrator_key(incident), value)
             victims[incident.key] = as_table_value(revision.history)

@@ -27,10 +27,11 @@ def scenario() -> list[dict]:
     ]
     incidents.append(incidents[1])  # sent again: changes nothing
     amended = {"sent_at": "2026-11-21T09:00:00Z", "version": 2}
-    incidents += [  # a re-grade to high, then a withdrawal, then a late arrival
+    incidents += [  # a re-grade to high, a withdrawal, a late arrival, a perpetrator corrected, a child added
         incidents[4] | amended | {"risk": {"tool": "DASH", "dash_yes_count": 16}},
         incidents[3] | amended | {"status": "withdrawn", "withdrawal_reason": "wrong_person"},
         incident(incident_id=f"{tag}-6", reported_at="2026-05-01T10:00:00Z", risk=medium, **victim_a),
+        incidents[1] | amended | {"perpetrator": incidents[1]["perpetrator"] | {"person_id": f"Q{tag}"}},
         incidents[2] | {"version": 2, "sent_at": "2026-11-21T09:00:00Z", "children": [
             {"person_id": f"C{tag}", "given_name": "Sam", "family_name": "Example",
              "date_of_birth": "2016-09-14", "present": True, "resides_with": ["victim"],

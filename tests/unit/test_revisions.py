@@ -229,3 +229,15 @@ def test_a_record_rebuilt_from_avro_digests_as_the_one_from_json():
                                          strict=False)
     for decision in OfflineRouter(CONFIG).route(from_json):
         assert record_digest(decision, from_json, CONFIG) == record_digest(decision, from_avro, CONFIG)
+
+
+def test_a_perpetrator_no_longer_named_has_his_matac_referral_recalled():
+    serial = {"perpetrator__person_id": "MP-P-SERIAL"}
+    first = incident(incident_id="MP-1", victim__person_id="MP-P-V1", children=[], **serial)
+    second = incident(incident_id="MP-2", victim__person_id="MP-P-V2", children=[], **serial)
+    corrected = incident(incident_id="MP-2", victim__person_id="MP-P-V2", children=[], version=2,
+                         perpetrator__person_id="MP-P-OTHER")
+    results = route(first, second, corrected)
+    assert ("refer", "MATAC", ("serial_perpetrator",)) in results[1]
+    assert ("recall", "MATAC", ("subject_removed",)) in results[2]
+    assert {action for action, pathway, _ in results[2] if pathway != "MATAC"} == {"amend"}  # MARAC, IDVA
