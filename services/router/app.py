@@ -15,8 +15,10 @@ shared with `referral-hub route`); the same or a lower version is stale and chan
 nothing. Actions are on the broker before a history records them, so a crash in between
 replays the same actions (same ids) rather than losing them.
 
-Limitation: a version that corrects the victim's (or perpetrator's) person id is keyed to
-another history; the earlier person's referrals are then not recalled by it.
+A version that no longer names an earlier version's perpetrator is also sent, without a
+perpetrator, to that perpetrator's partition, which recalls what it made. Limitation: a
+version that corrects the victim's person id is keyed to another victim's history; the
+earlier victim's referrals are not recalled by it.
 
 Each decision also starts the referral's life on contacts.v1 (`referred`), which the
 tracker (tracker.py) follows to first contact and reports overdue.
