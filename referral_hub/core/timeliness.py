@@ -42,6 +42,8 @@ def _at(status: dict, key: str) -> datetime | None:
 def record_event(status: dict | None, event: dict) -> tuple[dict, list[Observation]]:
     """The status after a contacts.v1 event, and what it measured. Any event may come first
     (referred and delivered come from different services), and each counts once."""
+    if status and event["type"] == "referred" and status.get("outcome") == "recalled":
+        status = None  # recalled from one recipient and made to another (same id): open again
     status = dict(status or {
         "referral_id": event["referral_id"], "pathway": event["pathway"], "area": event["area"],
         "recipient": event["recipient"], "reported_at": event["reported_at"].isoformat(),

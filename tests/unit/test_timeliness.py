@@ -80,3 +80,9 @@ def test_an_attempt_after_a_decline_does_not_reopen_it():
     status, _ = life(("referred", REPORTED), ("declined", REPORTED + timedelta(hours=3)),
                      ("contact_attempted", REPORTED + timedelta(hours=4)))
     assert status["outcome"] == "declined" and not is_open(status)
+
+
+def test_a_referral_recalled_from_one_recipient_and_made_to_another_is_open_again():
+    status, _ = life(("referred", REPORTED), ("recalled", REPORTED + timedelta(hours=1)),
+                     ("referred", REPORTED + timedelta(hours=1)))
+    assert is_open(status) and "outcome" not in status
