@@ -69,7 +69,7 @@ def create_app(settings: HubSettings, config: HubConfig, codec: AvroCodec) -> fa
             "contact-event", contact_event(record, "delivered", now)))
         await send_and_wait(audit, referral_id, codec.encode("audit", audit_record(
             record_type, record, channel, destination, now)))
-        delivered[victim_key] = [*delivered[victim_key], delivery_key(record)]
+        delivered[victim_key] = [*delivered[victim_key], delivered_key(record)]
         labels = (record["pathway"], record["area"])
         DELIVERED.labels(*labels).inc()
         TIME_TO_NOTIFY.labels(*labels).observe((now - record["reported_at"]).total_seconds())
@@ -147,7 +147,7 @@ def create_app(settings: HubSettings, config: HubConfig, codec: AvroCodec) -> fa
     async def deliver_one(victim_key: str, value: bytes) -> None:
         record_type, record = codec.decode_any(value)
         referral_id = record["referral_id"]
-        if delivery_key(record) in delivered[victim_key]:
+        if delivered_key(record) in delivered[victim_key]:
             log.info("referral_already_delivered", referral_id=referral_id, action=record.get("action"))
             return
         agency = config.agency(record["recipient"])
@@ -177,8 +177,15 @@ def create_app(settings: HubSettings, config: HubConfig, codec: AvroCodec) -> fa
     return app
 
 
+def delivered_key(record: dict) -> str:
+    """What notify remembers as delivered, per recipient: a referral recalled from one
+    recipient and made to another (the area corrected) is a delivery to each."""
+    return f"{delivery_key(record)}@{record['recipient']}"
+
+
 def delivery_key(record: dict) -> str:
-    """What notify remembers as delivered: a referral once, each amend and its recall once."""
+    """A delivery's own id (a webhook's idempotency key): a referral once, each amend and
+    its recall once."""
     action = record.get("action", "refer")
     if action == "refer":
         return record["referral_id"]
