@@ -96,3 +96,17 @@ def test_a_router_killed_in_a_burst_of_amendments_ends_with_the_offline_result(a
         return {json.dumps(route_output(r), sort_keys=True) for r in referrals.values() if r["incident_id"] in ids}
     referrals.wait_for(lambda _: expected <= streamed(), lambda: f"missing: {expected - streamed()}", timeout=120)
     assert streamed() == expected  # replays after the kill repeat records, never add others
+
+
+def test_an_area_corrected_moves_the_referral_to_the_new_marac(api, topic):
+    first = fresh_incident(children=[])
+    marac = posted_referral(api, topic, first, "MARAC")
+    corrected = first | {"version": 2, "local_authority": "E08000011"}  # Knowsley, not St Helens
+    assert post_incident(api, corrected).status_code == 202
+    old, new = topic("recipient.st-helens-marac.v1", "any"), topic("recipient.knowsley-marac.v1", "any")
+    old.wait_for(lambda _: old.values(referral_id=marac["referral_id"], action="recall"),
+                 "the recall to St Helens' MARAC")
+    assert old.values(referral_id=marac["referral_id"], action="recall")[0]["reason"] == "recipient_changed"
+    new.wait_for(lambda _: new.values(referral_id=marac["referral_id"]), "the referral at Knowsley's MARAC")
+    [moved] = new.values(referral_id=marac["referral_id"])
+    assert (moved["action"], moved["due_at"]) == ("refer", marac["due_at"])
