@@ -98,3 +98,14 @@ def route_output(record: dict) -> dict:
             "reasons": record["reasons"], "due_at": record["due_at"].strftime("%Y-%m-%dT%H:%M:%SZ"),
             "action": record["action"], "referral_id": record["referral_id"],
             "related_incidents": record["related_incidents"]}
+
+
+def post_restarting_the_router(api, hub, burst: list[dict], after: int, kill: bool) -> None:
+    """Post a burst, killing (or stopping) the router once the notification at `after` is
+    in; start it again."""
+    for index, notification in enumerate(burst):
+        assert post_incident(api, notification, notification["force"]).status_code == 202
+        if index == after:
+            (hub.kill_one if kill else hub.stop_one)("router")
+    hub.start_one("router")
+    hub.wait_healthy(timeout=60)

@@ -1,7 +1,7 @@
 """A router stopped and started again keeps each person's history and repeats nothing."""
 from tests.factories import fresh_incident
 from referral_hub.adapters.topics import REFERRALS
-from tests.integration.kafka_helpers import post_incident, route_output
+from tests.integration.kafka_helpers import post_incident, post_restarting_the_router, route_output
 
 
 def test_history_survives_a_router_restart(api, topic, hub):
@@ -53,12 +53,7 @@ def test_a_router_killed_mid_burst_loses_nothing_and_changes_nothing(api, topic,
     expected = {line for line in out.getvalue().splitlines()}
 
     referrals = topic(REFERRALS, "referral")
-    for index, notification in enumerate(burst):
-        assert post_incident(api, notification).status_code == 202
-        if index == len(burst) // 3:
-            hub.kill_one("router")
-    hub.start_one("router")
-    hub.wait_healthy(timeout=60)
+    post_restarting_the_router(api, hub, burst, after=len(burst) // 3, kill=True)
 
     ids = {n["incident_id"] for n in burst}
 
