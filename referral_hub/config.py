@@ -69,11 +69,6 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class Force(_Strict):
-    name: str
-    api_key_sha256: list[Sha256Hex] = Field(min_length=1)
-
-
 class Webhook(_Strict):
     """Where a recipient's case system takes referrals by signed HTTP POST."""
     url: HttpUrl
@@ -136,6 +131,20 @@ class SpecialistService(Recipient):
     """A service for victims with a particular need (honour-based abuse, stalking, no
     recourse to public funds): the victim flags that send a SPECIALIST referral to it."""
     flags: list[Flag] = Field(min_length=1)
+
+
+class Force(_Strict):
+    name: str
+    api_key_sha256: list[Sha256Hex] = Field(min_length=1)
+    # Victims living outside the partnership (pathways.md, OUT_OF_AREA); without it, refused.
+    out_of_area: OutOfArea | None = None
+
+
+class OutOfArea(_Strict):
+    """The force's out-of-area contact, who passes the referral to the victim's home area,
+    and the area whose rules decide what it stands for."""
+    rules_of: str = Field(pattern=r"^(?:E0[6789]|W06)[0-9]{6}$")
+    contact: Recipient
 
 
 class Deadline(_Strict):
@@ -260,8 +269,19 @@ class HubConfig(_Strict):
     area_files: dict[str, Path]  # gss_code -> the file it came from, for error messages
 
     def agencies(self) -> Iterator[Recipient]:
-        """Every agency any area names (one shared by several areas comes once per area)."""
-        return (recipient for area in self.areas.values() for _, recipient in area.named_recipients())
+        """Every agency any area names (one shared by several areas comes once per area),
+        and each force's out-of-area contact."""
+        yield from (recipient for area in self.areas.values() for _, recipient in area.named_recipients())
+        yield from (force.out_of_area.contact for force in self.forces.values() if force.out_of_area)
+
+    def rules_area(self, local_authority: str, force: str) -> Area:
+        """The area whose rules decide an incident: the victim's, or for a victim living
+        outside the partnership the one the force's out-of-area configuration names."""
+        area = self.areas.get(local_authority)
+        return area if area else self.areas[self.forces[force].out_of_area.rules_of]
+
+    def is_out_of_area(self, local_authority: str) -> bool:
+        return local_authority not in self.areas
 
     def agency(self, recipient_id: str) -> Recipient | None:
         return next((r for r in self.agencies() if r.id == recipient_id), None)
@@ -285,6 +305,8 @@ class HubConfig(_Strict):
         return sorted({r.topic for area in self.areas.values()
                        for key, r in area.named_recipients()
                        if r.channel == "kafka" or key == "recipients.ESCALATION"}
+                       | {f.out_of_area.contact.topic for f in self.forces.values()
+                          if f.out_of_area and f.out_of_area.contact.channel == "kafka"}
                       | {EDUCATION_SETTINGS_TOPIC})
 
     def webhook_secrets(self, environment: dict[str, str]) -> dict[str, list[bytes]]:
@@ -394,7 +416,16 @@ def load_config(config_dir: Path) -> HubConfig:
                        forces=forces, areas=areas, education_settings=settings,
                        area_files=area_files)
     _check_unique_recipient_ids(config)
+    _check_out_of_area(config, hub_path)
     return config
+
+
+def _check_out_of_area(config: HubConfig, hub_path: Path) -> None:
+    """Checked at start-up: an out-of-area victim must never meet an area that is not there."""
+    for name, force in config.forces.items():
+        if force.out_of_area and force.out_of_area.rules_of not in config.areas:
+            raise ConfigError(f"{hub_path}: forces.{name}.out_of_area.rules_of: "
+                              f"{force.out_of_area.rules_of} is not a configured area")
 
 
 def _check_unique_recipient_ids(config: HubConfig) -> None:

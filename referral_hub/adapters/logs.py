@@ -20,6 +20,8 @@ SAFE_KEYS = frozenset({
     "paths", "reason", "error_type", "error_at", "dropped_keys", "host", "port", "config_version", "seconds", "duplicate",
     "channel", "attempts", "retry_at",
     "problem",  # webhook failures: a fixed phrase (services/notify/webhook.py Attempt.problem)
+    "version", "action", "actions",  # an incident's version; refer, amend or recall
+    "data_problems",  # field labels only (validation.field_label), never a value
 })
 
 

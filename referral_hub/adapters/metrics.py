@@ -11,6 +11,11 @@ INCIDENTS_ACCEPTED = Counter("referral_hub_incidents_accepted_total",
 INCIDENTS_REFUSED = Counter("referral_hub_incidents_refused_total",
                             "Notifications refused (kept on incidents.dlq.v1 unless unauthenticated)",
                             ["source", "reason"])
+DATA_PROBLEMS = Counter("referral_hub_data_problems_total",
+                        "Data problems in accepted notifications, by field path without list indexes "
+                        "(unknown fields as one label)", ["field"])
+STALE_VERSIONS = Counter("referral_hub_stale_versions_total",
+                         "Notifications whose version was not higher than one already seen: changed nothing")
 DEAD_LETTERS = Counter("referral_hub_dead_letters_total",
                        "Records written to incidents.dlq.v1", ["source"])
 REFERRALS = Counter("referral_hub_referrals_total", "Referral decisions made",

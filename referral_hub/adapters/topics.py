@@ -5,6 +5,7 @@ from collections.abc import Iterable
 RAW_PREFIX, RAW_SUFFIX = "incidents.raw.", ".v1"  # JSON from a force's systems that publish to Kafka
 INCIDENTS = "incidents.v1"            # validated notifications, Avro, key force:victim
 INCIDENTS_DLQ = "incidents.dlq.v1"    # refused input with every reason
+INCIDENTS_QUALITY = "incidents.quality.v1"  # each data problem of an accepted notification, key force/incident
 INCIDENTS_BY_PAIR = "incidents.by-pair.v1"  # router's repartition with the victim stage's decisions, key force:person|person
 INCIDENTS_BY_PERPETRATOR = "incidents.by-perpetrator.v1"  # router's repartition, key force:perpetrator
 REFERRALS = "referrals.v1"            # every referral decision, key force:victim
@@ -16,7 +17,8 @@ OVERDUE = "overdue.v1"                # referrals past due_at without contact, k
 REFERRAL_CHECKS = "referral-checks.v1"  # router's own: "is this one overdue now?", key referral_id
 WEBHOOK_RETRIES = "webhook-retries.v1"  # notify's own: "retry this recipient's webhook now", key force:victim
 
-CORE_TOPICS = (INCIDENTS, INCIDENTS_DLQ, INCIDENTS_BY_PAIR, INCIDENTS_BY_PERPETRATOR, REFERRALS, DELIVERIES,
+CORE_TOPICS = (INCIDENTS, INCIDENTS_DLQ, INCIDENTS_QUALITY, INCIDENTS_BY_PAIR, INCIDENTS_BY_PERPETRATOR,
+               REFERRALS, DELIVERIES,
                DELIVERIES_DLQ, CONTACTS, AUDIT, OVERDUE, REFERRAL_CHECKS, WEBHOOK_RETRIES)
 
 

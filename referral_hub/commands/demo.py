@@ -81,7 +81,7 @@ def demo_recipient_token(config: HubConfig, recipient: str, area: str) -> str:
 def expected_referrals(lines: list[str], config: HubConfig) -> dict[str, Decision]:
     """referral_id -> decision, for every line the rules accept, in order."""
     return {d.referral_id: d for _, result in routed_lines(lines, config)
-            if not isinstance(result, Refused) for d in result}
+            if not isinstance(result, Refused) for d in result.actions if d.action == "refer"}
 
 
 def post_samples(client: httpx.Client, lines: list[str]) -> dict[str, float]:
@@ -96,6 +96,8 @@ def post_samples(client: httpx.Client, lines: list[str]) -> dict[str, float]:
         if answer.status_code == 202:
             posted[body["incident_id"]] = started
             print(f"  202 accepted  {body['incident_id']}")
+            for problem in body["data_problems"]:  # routed on what is valid (second edition)
+                print(f"      data problem: {problem['path']}: {problem['problem']}")
         else:
             problems = "; ".join(f"{p['path']}: {p['problem']}" for p in body["detail"])
             print(f"  {answer.status_code} refused   {problems}")

@@ -47,7 +47,7 @@ from referral_hub.config import HubConfig, Pathway, load_config
 from referral_hub.core.incident import UK
 from referral_hub.adapters.kafka import existing_topics, replay_consumer
 from referral_hub.commands.progress import Progress
-from referral_hub.core.timeliness import is_first_contact_type
+from referral_hub.core.timeliness import CLOSING_OUTCOMES, is_first_contact_type
 from referral_hub.settings import HubSettings, KafkaSettings
 from referral_hub.adapters.topics import CONTACTS, INCIDENTS, INCIDENTS_DLQ, REFERRALS
 
@@ -122,6 +122,7 @@ class Timing:
     reported_at: datetime
     due_at: datetime
     first_contact: datetime | None
+    outcome: str = "open"  # how it ended: contacted, declined, unable_to_contact, recalled
 
     @property
     def contact_hours(self) -> float | None:
@@ -178,6 +179,11 @@ class AreaFigures:
                                                        if t.first_contact is not None)),
                             Share(sum(t.in_time for t in timings), len(timings)))
 
+    def endings(self, pathway: str | None = None) -> dict[str, int]:
+        """How referrals ended (the first outcome of each), open ones included."""
+        counts = Counter(t.outcome for t in self.timings if pathway in (None, t.pathway))
+        return {outcome: counts.get(outcome, 0) for outcome in ENDINGS}
+
     @property
     def in_time(self) -> Share:
         """Every pathway together."""
@@ -213,15 +219,21 @@ def _earliest(table: dict[str, datetime], key: str, moment: datetime) -> None:
         table[key] = moment
 
 
+ENDINGS = ("contacted", "declined", "unable_to_contact", "recalled", "open")
+
+
 def _figures(code: str | None, name: str, incidents: int, referrals: list[dict],
-             first_contact: dict[str, datetime], first_delivered: dict[str, datetime]) -> AreaFigures:
+             first_contact: dict[str, datetime], first_delivered: dict[str, datetime],
+             outcomes: dict[str, tuple[datetime, str]] | None = None) -> AreaFigures:
     counts = Counter(r["pathway"] for r in referrals)
     marac = [r for r in referrals if r["pathway"] == "MARAC"]
     encompass = [r for r in referrals if r["pathway"] == "ENCOMPASS"]
     before_school = [r for r in encompass if r["referral_id"] in first_delivered
                      and first_delivered[r["referral_id"]] <= r["due_at"]]
+    outcomes = outcomes or {}
     timings = tuple(Timing(r["referral_id"], r["pathway"], r["reported_at"], r["due_at"],
-                           first_contact.get(r["referral_id"])) for r in referrals)
+                           first_contact.get(r["referral_id"]),
+                           outcomes.get(r["referral_id"], (None, "open"))[1]) for r in referrals)
     return AreaFigures(code, name, incidents, {p: counts.get(p, 0) for p in PATHWAYS},
                        Share(sum("repeat_marac" in r["reasons"] for r in marac), len(marac)),
                        Share(len(before_school), len(encompass)), timings)
@@ -235,6 +247,7 @@ def month_report(records: Records, month: Month, config: HubConfig) -> MonthRepo
             referrals.setdefault(record["referral_id"], record)  # at-least-once: once each
     first_contact: dict[str, datetime] = {}
     first_delivered: dict[str, datetime] = {}
+    outcomes: dict[str, tuple[datetime, str]] = {}  # referral id -> (when, how it ended)
     for event in records.contacts:
         referral = referrals.get(event["referral_id"])
         if referral is None:
@@ -243,6 +256,11 @@ def month_report(records: Records, month: Month, config: HubConfig) -> MonthRepo
             _earliest(first_delivered, event["referral_id"], event["at"])
         elif is_first_contact_type(referral["pathway"], event["type"]):
             _earliest(first_contact, event["referral_id"], event["at"])
+        if is_first_contact_type(referral["pathway"], event["type"]) or event["type"] in CLOSING_OUTCOMES:
+            ending = "contacted" if event["type"] not in CLOSING_OUTCOMES else event["type"]
+            earlier = outcomes.get(event["referral_id"])
+            if earlier is None or event["at"] < earlier[0]:
+                outcomes[event["referral_id"]] = (event["at"], ending)
     incidents = {(i["force"], i["incident_id"]): i["local_authority"]
                  for i in records.incidents if month.holds(i["reported_at"])}
 
@@ -251,10 +269,11 @@ def month_report(records: Records, month: Month, config: HubConfig) -> MonthRepo
     names |= {code: code for code in seen - names.keys()}  # an area no longer configured
     areas = tuple(
         _figures(code, name, sum(a == code for a in incidents.values()),
-                 [r for r in referrals.values() if r["area"] == code], first_contact, first_delivered)
+                 [r for r in referrals.values() if r["area"] == code], first_contact, first_delivered,
+                 outcomes)
         for code, name in sorted(names.items(), key=lambda item: item[1]))
     all_areas = _figures(None, "All areas", len(incidents), list(referrals.values()),
-                         first_contact, first_delivered)
+                         first_contact, first_delivered, outcomes)
 
     refused = [d for d in records.dead_letters if month.holds(d["received_at"])]
     by_force = Counter(d["force"] for d in refused if d.get("force"))
@@ -354,7 +373,12 @@ def format_table(report: MonthReport) -> str:
                          f"{_hours(times.median):>10}{_hours(times.p90):>12}  {times.in_time}")
         contacted = sum(t.first_contact is not None for t in area.timings)
         total = f"  {'all pathways':<20}{area.total_referrals:>10}{contacted:>10}{'':>22}"
-        lines += [f"{total}  {area.in_time}", ""]
+        lines += [f"{total}  {area.in_time}", "", "  How referrals ended (first outcome):",
+                  f"  {'pathway':<20}" + "".join(f"{e:>19}" for e in ENDINGS)]
+        for pathway in [*PATHWAYS, None]:
+            ended = area.endings(pathway)
+            lines.append(f"  {pathway or 'all pathways':<20}" + "".join(f"{ended[e]:>19}" for e in ENDINGS))
+        lines.append("")
     forces = ", ".join(f"{report.force_names.get(f, f)} {n}" for f, n in report.refused_by_force.items())
     unknown = report.refused - sum(report.refused_by_force.values())
     if unknown:
@@ -408,6 +432,8 @@ def format_csv(report: MonthReport) -> str:
             row("time_to_contact_p90_hours", hours(times.p90), pathway)
             row("contacted_within_deadline", times.in_time.count, pathway)
             row("contacted_within_deadline_share", share(times.in_time.rate), pathway)
+            for ending, count in area.endings(pathway).items():
+                row(f"ended_{ending}", count, pathway)
     writer.writerow((month, "", "All areas", "", "", "refused_notifications", report.refused))
     for force, count in report.refused_by_force.items():
         writer.writerow((month, "", "All areas", "", force, "refused_notifications", count))

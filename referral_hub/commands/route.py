@@ -1,20 +1,25 @@
 """`referral-hub route`: the router's rules and state, in process, on JSON Lines.
 
 Each line is one notification, routed in the order given with the histories the earlier
-lines built, exactly as the streaming router would. Refused lines are reported as
-`line N: <field path>: <problem>` on stderr and make the exit status 2.
+lines built, exactly as the streaming router would (the same revisions.py). Refused lines
+are reported as `line N: <field path>: <problem>` on stderr and make the exit status 2;
+data problems as `line N: data problem: <field path>: <problem>`, which leave it 0.
 """
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Iterable, TextIO
 
 from referral_hub.config import HubConfig
-from referral_hub.core.incident import Incident
-from referral_hub.core.history import History, PairHistory, PerpetratorHistory, VictimHistory
-from referral_hub.core.rules import Decision, decide, pair_key, perpetrator_key
+from referral_hub.core.incident import DataProblem, Incident
+from referral_hub.core.history import PairHistory, PerpetratorHistory, VictimHistory
+from referral_hub.core.revisions import revise_for_perpetrator, revise_for_victim
+from referral_hub.core.rules import Decision, counter_allegation, pair_key, perpetrator_key
 from referral_hub.core.validation import Refused, parse_incident
+
+STALE = DataProblem(path="version", problem="stale")
 
 
 @dataclass
@@ -27,28 +32,58 @@ class OfflineRouter:
     pairs: dict[str, PairHistory] = field(default_factory=dict)
 
     def route(self, incident: Incident) -> list[Decision]:
-        perpetrator, pair = perpetrator_key(incident), pair_key(incident)
-        victim_history = self.victims.get(incident.key, VictimHistory())
-        perpetrator_history = self.perpetrators.get(perpetrator, PerpetratorHistory())
-        pair_history = self.pairs.get(pair, PairHistory())
-        decisions = decide(incident, History(victim_history, perpetrator_history, pair_history),
-                           self.config)
-        self.victims[incident.key] = victim_history.after(incident, decisions, self.config)
-        if perpetrator:
-            self.perpetrators[perpetrator] = perpetrator_history.after(incident, decisions, self.config)
-            self.pairs[pair] = pair_history.after(incident, decisions, self.config)
-        return decisions
+        """The actions for recipients; a stale version does nothing (and says so)."""
+        victim = revise_for_victim(incident, self.victims.get(incident.key, VictimHistory()), self.config)
+        if victim.stale:
+            return []
+        self.victims[incident.key] = victim.history
+        actions = self.marked_if_counter_allegation(incident, victim.actions)
+        actions += [action for _, action in victim.late_effects]
+        if victim.former_perpetrator:
+            actions += self.revise_perpetrator(*victim.former_perpetrator)
+        perpetrator = perpetrator_key(incident)
+        return actions + (self.revise_perpetrator(perpetrator, incident) if perpetrator else [])
+
+    def marked_if_counter_allegation(self, incident: Incident, actions: list[Decision]) -> list[Decision]:
+        """The victim's actions, marked when the roles of an earlier incident between the
+        same two people were reversed; the pair's history records this incident."""
+        pair = pair_key(incident)
+        if pair is None:
+            return actions
+        history = self.pairs.get(pair, PairHistory())
+        self.pairs[pair] = history.recording(incident, PairHistory.remembered(incident, actions),
+                                             self.config)
+        return counter_allegation(incident, history, self.config, actions)
+
+    def revise_perpetrator(self, key: str, incident: Incident) -> list[Decision]:
+        revision = revise_for_perpetrator(incident, self.perpetrators.get(key, PerpetratorHistory()),
+                                          self.config)
+        self.perpetrators[key] = revision.history
+        return revision.actions
+
+    def is_stale(self, incident: Incident) -> bool:
+        prior = self.victims.get(incident.key, VictimHistory()).entry(incident.reference)
+        return prior is not None and (prior.withdrawn or incident.version <= prior.version)
+
+
+@dataclass(frozen=True)
+class Routed:
+    actions: list[Decision]
+    data_problems: tuple[DataProblem, ...]
 
 
 def routed_lines(lines: Iterable[str], config: HubConfig):
-    """(line number, decisions or the refusal) for each non-blank line, in order."""
+    """(line number, what was routed or the refusal) for each non-blank line, in order."""
     router = OfflineRouter(config)
     for number, line in enumerate(lines, start=1):
         if line.strip():
             try:
-                yield number, router.route(parse_incident(line, config))
+                incident = parse_incident(line, config, received_at=datetime.now(UTC))
             except Refused as refused:
                 yield number, refused
+                continue
+            stale = (STALE,) if router.is_stale(incident) else ()
+            yield number, Routed(router.route(incident), incident.data_problems + stale)
 
 
 def route_lines(lines: TextIO, out: TextIO, err: TextIO, config: HubConfig,
@@ -60,7 +95,9 @@ def route_lines(lines: TextIO, out: TextIO, err: TextIO, config: HubConfig,
                 print(f"line {number}: {problem}", file=err)
             status = 2
             continue
-        for decision in result:
+        for problem in result.data_problems:
+            print(f"line {number}: data problem: {problem.path}: {problem.problem}", file=err)
+        for decision in result.actions:
             out.write(json.dumps(decision.as_route_output(explain)) + "\n")
     return status
 
@@ -73,7 +110,7 @@ def _decisions(lines: list[str], config: HubConfig) -> tuple[dict[str, tuple[str
         if isinstance(result, Refused):
             refused += 1
             continue
-        for decision in result:
+        for decision in (a for a in result.actions if a.action == "refer"):  # new referrals only
             decisions[decision.referral_id] = (config.areas[decision.area].name, decision)
     return decisions, refused
 

@@ -20,6 +20,7 @@ RECORD_TYPES = {
     "SPECIALIST": "recipient-support",
     "MASH_IDVA": "recipient-safeguarding", "ADULT_SAFEGUARDING": "recipient-safeguarding",
     "ENCOMPASS": "recipient-encompass", "MATAC": "recipient-matac",
+    "OUT_OF_AREA": "recipient-risk",  # the contact passes the whole picture to the home area
 }
 
 
@@ -33,7 +34,8 @@ def _header(decision: Decision, incident: Incident, config: HubConfig) -> dict:
             "area": decision.area, "recipient": decision.recipient,
             "reasons": list(decision.reasons), "explanation": list(decision.explanation),
             "police_reference": police_reference(incident, config),
-            "reported_at": decision.reported_at, "due_at": decision.due_at}
+            "reported_at": decision.reported_at, "due_at": decision.due_at,
+            "action": decision.action}
 
 
 def _victim(incident: Incident, address: bool = True) -> dict:
@@ -55,7 +57,7 @@ def _child(child: Child, household: bool) -> dict:
 
 
 def _risk_referral(decision: Decision, incident: Incident, config: HubConfig) -> dict:
-    area = config.areas[incident.local_authority]
+    area = config.rules_area(incident.local_authority, incident.force)
     return {"victim": _victim(incident), "perpetrator": _perpetrator(incident),
             "risk": incident.risk.model_dump() | {"level": risk_level(incident.risk, area.risk)},
             "flags": list(incident.flags),
@@ -66,7 +68,7 @@ def _risk_referral(decision: Decision, incident: Incident, config: HubConfig) ->
 
 
 def _support_referral(decision: Decision, incident: Incident, config: HubConfig) -> dict:
-    area = config.areas[incident.local_authority]
+    area = config.rules_area(incident.local_authority, incident.force)
     return {"victim": _victim(incident, address=False),
             "risk_level": risk_level(incident.risk, area.risk),
             "consent_to_share": incident.consent_to_share,
@@ -75,7 +77,7 @@ def _support_referral(decision: Decision, incident: Incident, config: HubConfig)
 
 
 def _safeguarding_referral(decision: Decision, incident: Incident, config: HubConfig) -> dict:
-    area = config.areas[incident.local_authority]
+    area = config.rules_area(incident.local_authority, incident.force)
     return {"victim": _victim(incident), "perpetrator": _perpetrator(incident),
             "risk_level": risk_level(incident.risk, area.risk), "flags": list(incident.flags),
             "children": [_child(c, household=True) for c in incident.children],
@@ -95,7 +97,7 @@ def _encompass_notification(decision: Decision, incident: Incident, config: HubC
             "setting": {"urn": child.education.urn,
                         "name": setting.name if setting else f"{child.education.setting} (not in the directory)"},
             "key_adult_email": setting.key_adult_email if setting else str(fallback.email),
-            "guidance": config.areas[incident.local_authority].encompass_guidance}
+            "guidance": config.rules_area(incident.local_authority, incident.force).encompass_guidance}
 
 
 def parent_contact(safe_to_contact: bool) -> str:
@@ -116,7 +118,14 @@ BUILDERS = {"recipient-risk": _risk_referral, "recipient-support": _support_refe
 
 
 def disclose(decision: Decision, incident: Incident, config: HubConfig) -> tuple[str, dict]:
-    """(schema name, record) for the decision's recipient."""
+    """(schema name, record) for the decision's recipient; a recall tells only which
+    referral and why."""
+    if decision.action == "recall":
+        return "recipient-recall", {
+            "referral_id": decision.referral_id, "action": "recall", "pathway": decision.pathway,
+            "area": decision.area, "recipient": decision.recipient, "reason": decision.reasons[0],
+            "police_reference": police_reference(incident, config),
+            "reported_at": decision.reported_at, "due_at": decision.due_at}
     record_type = RECORD_TYPES[decision.pathway]
     return record_type, _header(decision, incident, config) | BUILDERS[record_type](decision, incident, config)
 

@@ -7,6 +7,7 @@ route` keeps them in memory. Both build it with `after`, from the decisions the 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from datetime import date, datetime
 from typing import Protocol
 
@@ -19,11 +20,26 @@ class Decision(Protocol):
     pathway: str
 
 @dataclass(frozen=True)
+class SentReferral:
+    """What a referral's recipient was last sent: the decision and a digest of its record
+    (to tell whether an amendment changes it); `live` until recalled."""
+    decision: Decision
+    digest: str = ""  # "": not yet digested; made from the entry's notification
+    live: bool = True
+
+
+@dataclass(frozen=True)
 class PriorIncident:
-    """An earlier incident with the same victim, as the router remembers it."""
+    """An earlier incident with the same victim, as the router remembers it: the last
+    version seen, whether it was withdrawn, and what each of its referrals' recipients got."""
     reference: str
     reported_at: datetime
     referred_to_marac: bool
+    version: int = 1
+    withdrawn: bool = False
+    sent: tuple[SentReferral, ...] = ()
+    # The notification itself (JSON), so a late notification can decide this one again.
+    notification: str = ""
 
 
 @dataclass(frozen=True)
@@ -33,6 +49,10 @@ class PerpetratorIncident:
     victim_key: str
     reported_at: datetime
     referred_to_matac: bool
+    version: int = 1
+    withdrawn: bool = False
+    sent: tuple[SentReferral, ...] = ()
+    notification: str = ""  # kept only when a referral was made: to tell what an amendment changes
 
 
 @dataclass(frozen=True)
@@ -41,6 +61,8 @@ class PairIncident:
     reference: str
     victim_id: str
     reported_at: datetime
+    withdrawn: bool = False
+    version: int = 1
 
 
 def uk_day(moment: datetime) -> date:
@@ -58,16 +80,33 @@ class _PersonHistory:
     incidents: tuple = ()
 
     def has(self, reference: str) -> bool:
-        return any(prior.reference == reference for prior in self.incidents)
+        return self.entry(reference) is not None
+
+    def entry(self, reference: str):
+        return next((prior for prior in self.incidents if prior.reference == reference), None)
+
+    def without(self, reference: str):
+        """The history less one incident: what a new version of it is decided against."""
+        return type(self)(tuple(p for p in self.incidents if p.reference != reference))
+
+    @cached_property
+    def counted(self) -> tuple:
+        """The incidents the rules count: a withdrawn one is kept only to know it was."""
+        return tuple(p for p in self.incidents if not p.withdrawn)
 
     def after(self, incident: Incident, decisions: list[Decision], config: HubConfig):
         """The history this person's next incident sees, forgetting what no rule of the
         incident's area looks back to."""
         if self.has(incident.reference):
             return self
-        entry = self.remembered(incident, decisions)
-        keep_days = config.areas[incident.local_authority].windows.longest_days
-        return type(self)(_forget_older((*self.incidents, entry), keep_days))
+        return self.recording(incident, self.remembered(incident, decisions), config)
+
+    def recording(self, incident: Incident, entry, config: HubConfig):
+        """This history with `entry` (replacing any earlier version's), bounded by the
+        longest window of the incident's area."""
+        keep_days = config.rules_area(incident.local_authority, incident.force).windows.longest_days
+        others = tuple(p for p in self.incidents if p.reference != entry.reference)
+        return type(self)(_forget_older((*others, entry), keep_days))
 
 
 @dataclass(frozen=True)
@@ -75,9 +114,12 @@ class VictimHistory(_PersonHistory):
     incidents: tuple[PriorIncident, ...] = ()
 
     @staticmethod
-    def remembered(incident: Incident, decisions: list[Decision]) -> PriorIncident:
+    def remembered(incident: Incident, decisions: list[Decision],
+                   sent: tuple[SentReferral, ...] = ()) -> PriorIncident:
         return PriorIncident(incident.reference, incident.reported_at,
-                             any(d.pathway == "MARAC" for d in decisions))
+                             any(d.pathway == "MARAC" for d in decisions),
+                             incident.version, incident.status == "withdrawn", sent,
+                             incident.model_dump_json())
 
 
 @dataclass(frozen=True)
@@ -85,9 +127,12 @@ class PerpetratorHistory(_PersonHistory):
     incidents: tuple[PerpetratorIncident, ...] = ()
 
     @staticmethod
-    def remembered(incident: Incident, decisions: list[Decision]) -> PerpetratorIncident:
+    def remembered(incident: Incident, decisions: list[Decision],
+                   sent: tuple[SentReferral, ...] = ()) -> PerpetratorIncident:
         return PerpetratorIncident(incident.reference, incident.key, incident.reported_at,
-                                   any(d.pathway == "MATAC" for d in decisions))
+                                   any(d.pathway == "MATAC" for d in decisions),
+                                   incident.version, incident.status == "withdrawn", sent,
+                                   incident.model_dump_json() if sent else "")
 
 
 @dataclass(frozen=True)
@@ -98,7 +143,13 @@ class PairHistory(_PersonHistory):
 
     @staticmethod
     def remembered(incident: Incident, decisions: list[Decision]) -> PairIncident:
-        return PairIncident(incident.reference, incident.victim.person_id, incident.reported_at)
+        return PairIncident(incident.reference, incident.victim.person_id, incident.reported_at,
+                            incident.status == "withdrawn", incident.version)
+
+    def has_seen(self, incident: Incident) -> bool:
+        """This version of the incident (or a later one) is recorded already."""
+        entry = self.entry(incident.reference)
+        return entry is not None and entry.version >= incident.version
 
     def reversed_roles(self, incident: Incident, days: int) -> PairIncident | None:
         """The nearest incident already known, within `days` UK calendar days of this one,
@@ -107,7 +158,7 @@ class PairHistory(_PersonHistory):
         first (two notifications sent together, a late notification): whichever of the two
         comes second carries the warning, so neither order loses it."""
         today = incident.reported_date
-        reversed_ = [p for p in self.incidents
+        reversed_ = [p for p in self.counted
                      if p.victim_id == incident.perpetrator.person_id and p.reference != incident.reference
                      and abs((today - uk_day(p.reported_at)).days) <= days]
         return min(reversed_, key=lambda p: abs(p.reported_at - incident.reported_at), default=None)

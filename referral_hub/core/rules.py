@@ -53,12 +53,15 @@ class Decision:
     # MATAC: the incidents that make the pattern; a possible counter-allegation: the earlier
     # incident with the roles reversed (the spec's `related_incidents`).
     linked_incidents: tuple[str, ...] = ()
+    action: str = "refer"  # refer, amend or recall (spec: Amendments and withdrawals)
 
     def as_route_output(self, explain: bool = False) -> dict:
         """The JSON object `referral-hub route` prints (spec: the rules without Kafka)."""
         output = {"incident_id": self.incident_id, "pathway": self.pathway,
                   "subject_id": self.subject_id, "recipient": self.recipient,
-                  "reasons": list(self.reasons), "due_at": _utc_text(self.due_at)}
+                  "reasons": list(self.reasons), "due_at": _utc_text(self.due_at),
+                  "action": self.action, "referral_id": self.referral_id,
+                  "related_incidents": list(self.linked_incidents)}
         return output | {"explanation": list(self.explanation)} if explain else output
 
     def as_record(self) -> dict:
@@ -67,7 +70,8 @@ class Decision:
                 "force": self.force, "area": self.area, "pathway": self.pathway,
                 "subject_id": self.subject_id, "recipient": self.recipient,
                 "reasons": list(self.reasons), "reported_at": self.reported_at,
-                "due_at": self.due_at, "config_version": self.config_version}
+                "due_at": self.due_at, "config_version": self.config_version,
+                "action": self.action, "related_incidents": list(self.linked_incidents)}
 
 
 def _utc_text(moment: datetime) -> str:
@@ -92,6 +96,8 @@ def referral_id(incident: Incident, pathway: str, subject_id: str, recipient: st
 def tool_level(risk: Risk, thresholds: RiskThresholds) -> str | None:
     """The risk tool's own result; None where the tool has no score of its own."""
     if risk.tool == "DASH":
+        if risk.dash_yes_count is None:
+            return None  # a count that could not be used (a data problem): the grade decides
         if risk.dash_yes_count >= thresholds.dash_high:
             return "high"
         return "medium" if risk.dash_yes_count >= thresholds.dash_medium else "standard"
@@ -113,6 +119,8 @@ def risk_level(risk: Risk, thresholds: RiskThresholds) -> str:
 def describe_risk(risk: Risk, thresholds: RiskThresholds) -> str:
     """The tool's result in plain words, with the threshold that made it so."""
     level = tool_level(risk, thresholds)
+    if risk.tool == "DASH" and level is None:
+        return "DASH result not usable"
     if risk.tool == "DASH":
         bands = {"high": f"{thresholds.dash_high} or more", "medium":
                  f"{thresholds.dash_medium}-{thresholds.dash_high - 1}",
@@ -147,11 +155,12 @@ def _within(day: date, other: date, months: int) -> bool:
 class _Decider:
     incident: Incident
     config: HubConfig
+    clock_start: datetime | None = None  # when deadlines count from; reported_at unless amended
     area: Area = field(init=False)
     decisions: list[Decision] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self.area = self.config.areas[self.incident.local_authority]
+        self.area = self.config.rules_area(self.incident.local_authority, self.incident.force)
 
     @property
     def victim_age(self) -> int:
@@ -165,6 +174,7 @@ class _Decider:
         reported_at = self.incident.reported_at
         due, rule = self.deadline(pathway, school_area or self.area)
         explanation = [f"{code}: {fact}" for code, fact in reasons.items()] + list(notes)
+        explanation += self.data_problems_seen_by(pathway)
         explanation.append(f"due {_local_text(due)} UK time: {rule}")
         self.decisions.append(Decision(
             referral_id=referral_id(self.incident, pathway, subject_id,
@@ -178,17 +188,19 @@ class _Decider:
     def deadline(self, pathway: Pathway, school_area: Area) -> tuple[datetime, str]:
         """(due_at, the rule in words): the area's usual deadline, or for a victim pathway
         with a protective notice in force the earliest of that, the notice hours after the
-        report, and the notice's expiry: support must come while the notice protects."""
-        reported_at, area = self.incident.reported_at, self.area
-        usual = due_at(area.deadlines[pathway], reported_at, area.working_day_starts,
+        report, and the notice's expiry: support must come while the notice protects. Clocks
+        start at the report, or for what an amendment first brings about, when it was sent."""
+        starts_at, area = self.clock_start or self.incident.reported_at, self.area
+        usual = due_at(area.deadlines[pathway], starts_at, area.working_day_starts,
                        school_area.school_day_starts, school_area.term_dates)
-        after = f"after the report ({_local_text(reported_at)})"
+        start = "the report" if starts_at == self.incident.reported_at else "this version was sent"
+        after = f"after {start} ({_local_text(starts_at)})"
         candidates = [(usual, f"{describe(area.deadlines[pathway])} {after}")]
         notice = self.notice_in_force
         if notice and pathway in NOTICE_PATHWAYS:
             hours = area.protective_notice_hours
             candidates += [
-                ((reported_at + timedelta(hours=hours)).astimezone(UTC),
+                ((starts_at + timedelta(hours=hours)).astimezone(UTC),
                  f"{hours} hours {after}, as a {notice.type} is in force"),
                 (notice.expires_at.astimezone(UTC), f"when the {notice.type} expires, sooner than "
                                                     f"{describe(area.deadlines[pathway])} {after}")]
@@ -200,13 +212,21 @@ class _Decider:
         notice = self.incident.protective_notice
         return notice if notice is not None and notice.expires_at > self.incident.reported_at else None
 
+    def data_problems_seen_by(self, pathway: str) -> list[str]:
+        """The data problems a recipient of this pathway is told of: those in what it is
+        sent about the adults (children's problems go to the MASH and the coordinator)."""
+        if pathway == "ENCOMPASS":
+            return []
+        return [f"data problem: {p.path}: {p.problem}" for p in self.incident.data_problems
+                if not p.path.startswith("children")]
+
     def marac_criteria(self, history: VictimHistory) -> dict[str, str]:
         """The SafeLives criteria that hold and that this area acts on, with their facts."""
         incident, windows, thresholds = self.incident, self.area.windows, self.area.risk
         risk, tool = incident.risk, tool_level(incident.risk, thresholds)
         today = incident.reported_date
         # Windows count UK calendar days: an incident 365 days earlier is inside, 366 is not.
-        earlier = [((today - uk_day(p.reported_at)).days, p) for p in history.incidents
+        earlier = [((today - uk_day(p.reported_at)).days, p) for p in history.counted
                    if p.reported_at <= incident.reported_at]
         recent = sorted(today - timedelta(days=d) for d, _ in earlier if d <= windows.escalation_days)
         marac_days = [d for d, p in earlier if p.referred_to_marac and d <= windows.repeat_marac_days]
@@ -294,6 +314,9 @@ class _Decider:
         if related_only:
             reasons["child_related"] = (f"{len(related_only)} child(ren) of either adult living "
                                         f"elsewhere: {', '.join(c.person_id for c in related_only)}")
+        if incident.has_bad_child_entry:
+            reasons["child_data_problem"] = "a child entry needs checking: " + "; ".join(
+                f"{p.path}: {p.problem}" for p in incident.data_problems if p.bad_child_entry)
         if 16 <= age < 18:
             reasons["victim_16_17"] = f"victim aged {age}"
         if age < 16:
@@ -320,7 +343,13 @@ class _Decider:
                                         f"{' and of the '.join(child.related_to)}")
         # Term dates: the setting's own area; for the area's own contacts, the victim's area.
         education, notes, school_area = child.education, (), self.area
-        if education.setting == "home_educated":
+        if child.data_problem:
+            reasons["child_data_problem"] = "the child's entry needs checking (see the MASH referral)"
+        if child.data_problem == "fallback":
+            fallback = self.area.recipients["ENCOMPASS_FALLBACK"]
+            recipient_id = fallback.id
+            notes = (f"told to {fallback.name}, who checks the child's details",)
+        elif education.setting == "home_educated":
             recipient = self.area.recipients["HOME_EDUCATION"]
             reasons["home_educated"] = f"home educated: told to {recipient.name}"
             recipient_id = recipient.id
@@ -343,6 +372,26 @@ class _Decider:
         self.refer("ENCOMPASS", child.person_id, recipient_id, reasons, notes=notes,
                    school_area=school_area)
 
+    def out_of_area(self) -> None:
+        """A victim living outside the partnership: one referral to the force's out-of-area
+        contact in place of every victim pathway and of every Encompass notice not sent to a
+        setting in the directory (pathways.md, OUT_OF_AREA), with the reasons of each."""
+        settings = {s.recipient_id for s in self.config.education_settings.values()}
+        stands_for = [d for d in self.decisions if d.pathway in VICTIM_PATHWAYS
+                      or (d.pathway == "ENCOMPASS" and d.recipient not in settings)]
+        if not stands_for:
+            return
+        self.decisions = [d for d in self.decisions if d not in stands_for]
+        contact = self.config.forces[self.incident.force].out_of_area.contact
+        reasons = {"outside_partnership": (
+            f"the victim lives in {self.incident.local_authority}, outside the partnership: "
+            f"{contact.name} passes this to the home area, decided by {self.area.name}'s rules")}
+        for decision in stands_for:
+            for code in decision.reasons:
+                reasons.setdefault(code, f"as for {decision.pathway}")
+        self.refer("OUT_OF_AREA", self.incident.victim.person_id, contact.id, reasons,
+                   notes=tuple(f"stands for {d.pathway} ({d.subject_id})" for d in stands_for))
+
     def matac(self, history: PerpetratorHistory) -> None:
         """A serial perpetrator goes to MATAC, at most once in the configured months."""
         if not self.area.has_matac:
@@ -351,12 +400,12 @@ class _Decider:
         perpetrator = incident.perpetrator
         today = incident.reported_date
         months = 12 * windows.serial_perpetrator_years
-        related = [p for p in history.incidents if _within(today, uk_day(p.reported_at), months)]
+        related = [p for p in history.counted if _within(today, uk_day(p.reported_at), months)]
         victims = {p.victim_key for p in related} | {incident.key}
         if len(victims) < windows.serial_perpetrator_victims:
             return
         if any(p.referred_to_matac and _within(today, uk_day(p.reported_at), windows.matac_once_in_months)
-               for p in history.incidents):
+               for p in history.counted):
             return
         dates = ", ".join(sorted({str(uk_day(p.reported_at)) for p in related} | {str(today)}))
         self.refer("MATAC", perpetrator.person_id, self.area.recipients["MATAC"].id, {
@@ -392,25 +441,28 @@ def counter_allegation(incident: Incident, history: PairHistory, config: HubConf
             f"{when}): look at both before acting")
     return [replace(d, reasons=(*d.reasons, "possible_counter_allegation"),
                     explanation=(fact, *d.explanation), linked_incidents=(earlier.reference,))
-            if d.pathway in VICTIM_PATHWAYS else d for d in decisions]
+            if d.pathway in VICTIM_PATHWAYS and d.action != "recall" else d for d in decisions]
 
 
-def decide_for_victim(incident: Incident, history: VictimHistory, config: HubConfig) -> list[Decision]:
+def decide_for_victim(incident: Incident, history: VictimHistory, config: HubConfig,
+                      clock_start: datetime | None = None) -> list[Decision]:
     """The victim's and the children's referrals, given the victim's history."""
     if history.has(incident.reference):
         return []  # the same incident again changes nothing
-    decider = _Decider(incident, config)
+    decider = _Decider(incident, config, clock_start)
     decider.victim_pathways(history)
     decider.children_pathways()
+    if config.is_out_of_area(incident.local_authority):
+        decider.out_of_area()
     return decider.decisions
 
 
 def decide_for_perpetrator(incident: Incident, history: PerpetratorHistory,
-                           config: HubConfig) -> list[Decision]:
+                           config: HubConfig, clock_start: datetime | None = None) -> list[Decision]:
     """The MATAC referral, if any, given the perpetrator's history."""
     if incident.perpetrator is None or history.has(incident.reference):
         return []
-    decider = _Decider(incident, config)
+    decider = _Decider(incident, config, clock_start)
     decider.matac(history)
     return decider.decisions
 

@@ -2,9 +2,11 @@
 
 Pure functions over a referral's status (a JSON-ready dict, the router's table value) and
 the events on contacts.v1, so the rules of timeliness are tested without Kafka or a clock:
-a referral is open from its decision until its first qualifying contact
-(safe_contact_made; acknowledged for ENCOMPASS); past due_at it is overdue, reported once
-and then reminded daily while it stays open (spec: Time to contact).
+a referral is open from its decision until its outcome: its first qualifying contact
+(safe_contact_made; acknowledged for ENCOMPASS), `declined`, `unable_to_contact`, or
+`recalled` by an amendment or a withdrawal; an attempt does not close it. Past due_at an
+open referral is overdue, reported once and then reminded daily while it stays open; a
+closed one never again (spec: Time to contact). `is_open` is the one test of that.
 """
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ def is_first_contact_type(pathway: str, event_type: str) -> bool:
     return event_type == QUALIFYING_CONTACT.get(pathway, "safe_contact_made")
 
 
+CLOSING_OUTCOMES = ("declined", "unable_to_contact", "recalled")  # besides first contact
 REMINDER_EVERY = timedelta(days=1)
 DUE_SOON = timedelta(minutes=30)
 
@@ -39,6 +42,8 @@ def _at(status: dict, key: str) -> datetime | None:
 def record_event(status: dict | None, event: dict) -> tuple[dict, list[Observation]]:
     """The status after a contacts.v1 event, and what it measured. Any event may come first
     (referred and delivered come from different services), and each counts once."""
+    if status and event["type"] == "referred" and status.get("outcome") == "recalled":
+        status = None  # recalled from one recipient and made to another (same id): open again
     status = dict(status or {
         "referral_id": event["referral_id"], "pathway": event["pathway"], "area": event["area"],
         "recipient": event["recipient"], "reported_at": event["reported_at"].isoformat(),
@@ -53,11 +58,15 @@ def record_event(status: dict | None, event: dict) -> tuple[dict, list[Observati
     elif is_first_contact_type(status["pathway"], kind) and not status.get("contacted_at"):
         status["contacted_at"] = at.isoformat()
         observations.append(Observation("first_contact", seconds, at <= event["due_at"]))
+    if (kind in CLOSING_OUTCOMES or is_first_contact_type(status["pathway"], kind)) \
+            and not status.get("outcome"):
+        status |= {"outcome": kind, "closed_at": at.isoformat()}
     return status, observations
 
 
 def is_open(status: dict) -> bool:
-    return not status.get("contacted_at")
+    """Open until its outcome (statuses recorded before outcomes existed: first contact)."""
+    return not status.get("outcome") and not status.get("contacted_at")
 
 
 def is_overdue(status: dict, now: datetime) -> bool:

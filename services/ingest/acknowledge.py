@@ -1,7 +1,8 @@
 """The page where a school's Key Adult acknowledges an Operation Encompass email.
 
 GET  /acknowledge/{token}   the notification (child, when, present, police reference,
-                            guidance) and an Acknowledge button; 410 expired link, 404 invalid
+                            guidance) and an Acknowledge button; 410 expired link, 404 invalid;
+                            a notification the police withdrew: that it was withdrawn, nothing else
 POST /acknowledge/{token}   records the acknowledgement once and confirms it; pressing
                             again says when it was already acknowledged
 
@@ -73,6 +74,8 @@ def acknowledgement_routes(store, secret: str, clock) -> APIRouter:
         if record is None:  # signed by us, but no such referral here (yet, or any more)
             log.warning("encompass link for unknown referral", referral_id=referral_id)
             return referral_id, None, _link_problem("invalid")
+        if record.get("withdrawn"):
+            return referral_id, None, _page("ack_withdrawn.html.j2", 410)
         return referral_id, record, None
 
     @router.get("/acknowledge/{token}", response_class=HTMLResponse, include_in_schema=False)

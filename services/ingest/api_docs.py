@@ -46,14 +46,16 @@ TAGS = [
 ]
 
 
-class Accepted(BaseModel):
-    incident_id: str
-    status: Literal["accepted"] = "accepted"
-
-
 class FieldProblem(BaseModel):
     path: str
     problem: str
+
+
+class Accepted(BaseModel):
+    """Accepted and routed on what is valid; `data_problems` lists what was not used."""
+    incident_id: str
+    status: Literal["accepted"] = "accepted"
+    data_problems: list[FieldProblem] = []
 
 
 class RefusedBody(BaseModel):

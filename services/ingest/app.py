@@ -1,6 +1,7 @@
 """The hub's HTTP API: police notifications in, recipients' contact reports back.
 
-POST /v1/incidents                      202 accepted, 401 no valid key, 413 too large, 422 refused
+POST /v1/incidents                      202 accepted (with any data_problems), 401 no valid key,
+                                        413 too large, 422 refused
 POST /v1/referrals/{referral_id}/events 202 recorded (200 if already), 401 no recipient token,
                                         403 not your referral, 404 unknown, 422 bad event
 GET  /healthz, /docs (offline), /openapi.json
@@ -35,7 +36,7 @@ from referral_hub.core.validation import Problem, Refused
 from .acknowledge import acknowledgement_routes
 from .api_docs import (CONTACT_RESPONSES, DESCRIPTION, HEALTH_RESPONSES, INCIDENT_EXAMPLE,
                        INCIDENT_REQUEST, INCIDENT_RESPONSES, INCIDENT_SCHEMA_DESCRIPTION,
-                       RETRY_AFTER_SECONDS, TAGS, Accepted, NotKept, Recorded)
+                       RETRY_AFTER_SECONDS, TAGS, Accepted, FieldProblem, NotKept, Recorded)
 from .encompass_store import EncompassNotifications
 from .intake import Intake
 from .raw_topic import GROUP_ID as RAW_GROUP_ID, RawTopicValidator
@@ -134,7 +135,8 @@ def create_app(intake: Intake, index: ReferralIndex, raw: RawTopicValidator | No
             incident = await run_in_threadpool(intake.take, body, HTTP, force)
         except Refused as refused:
             return _refused(refused.problems)
-        return Accepted(incident_id=incident.incident_id)
+        return Accepted(incident_id=incident.incident_id, data_problems=[
+            FieldProblem(path=p.path, problem=p.problem) for p in incident.data_problems])
 
     @app.post("/v1/referrals/{referral_id}/events", status_code=202, response_model=Recorded,
               tags=["referrals"], summary="Report what you did about a referral",

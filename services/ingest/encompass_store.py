@@ -47,5 +47,8 @@ class EncompassNotifications(Follower):
 
     def handle(self, consumer: Consumer, message: Message) -> None:
         record_type, record = self._intake.codec.decode_any(message.value())
-        if record_type == "recipient-encompass":
+        if record_type == "recipient-encompass":  # an amend replaces the earlier record
             self._records[record["referral_id"]] = record
+        elif record_type == "recipient-recall" and record["referral_id"] in self._records:
+            # Withdrawn: the page may say so and nothing else, so nothing else is kept.
+            self._records[record["referral_id"]] = {"withdrawn": True}

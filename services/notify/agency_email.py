@@ -15,6 +15,8 @@ values.
 """
 from __future__ import annotations
 
+import hashlib
+
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -168,7 +170,9 @@ def render_agency_email(record_type: str, record: dict, recipient_name: str,
     except (ValueError, IndexError, TypeError):  # the parser's messages quote the address
         raise ValueError("recipient_email is not a valid email address") from None
     message["Date"] = format_datetime(now or datetime.now(UTC))
-    message["Message-ID"] = message_id(referral_id, sender, prefix="referral")
+    # An amend is a new email about the same referral: its own Message-ID.
+    message["Message-ID"] = message_id(referral_id, sender, prefix="referral" if record.get(
+        "action", "refer") == "refer" else "amend-" + hashlib.sha256(repr(sorted(record.items())).encode()).hexdigest()[:12])
     message["X-Referral-Id"] = referral_id
     message["Auto-Submitted"] = "auto-generated"
     message["X-Auto-Response-Suppress"] = "All"  # no out-of-office replies to the hub
@@ -176,4 +180,29 @@ def render_agency_email(record_type: str, record: dict, recipient_name: str,
                         subtype="plain", charset="utf-8", cte="quoted-printable")
     message.add_alternative(_environment.get_template("agency.html.j2").render(context),
                             subtype="html", charset="utf-8", cte="quoted-printable")
+    return message
+
+
+def render_recall_email(record: dict, recipient_name: str, recipient_email: str, *, sender: str,
+                        now: datetime | None = None) -> EmailMessage:
+    """A recall (schemas/avro/recipient-recall.avsc): which referral, why, and to delete it.
+    Nothing personal, like the record itself."""
+    referral_id = record["referral_id"]
+    message = EmailMessage()
+    message["Subject"] = f"Withdrawn: {record['pathway']} referral {referral_id}"
+    message["From"] = Address("Referral hub", addr_spec=sender)
+    try:
+        message["To"] = Address(addr_spec=recipient_email)
+    except (ValueError, IndexError, TypeError):
+        raise ValueError("recipient_email is not a valid email address") from None
+    message["Date"] = format_datetime(now or datetime.now(UTC))
+    message["Message-ID"] = message_id(referral_id, sender, prefix="recall")
+    message["X-Referral-Id"] = referral_id
+    message["Auto-Submitted"] = "auto-generated"
+    message["X-Auto-Response-Suppress"] = "All"
+    message.set_content(
+        f"To {recipient_name}:\n\nThe {record['pathway']} referral {referral_id} "
+        f"({record['police_reference']}) has been withdrawn. Reason: {record['reason']}.\n\n"
+        "Please delete what you were sent under this referral and take no further action on it; "
+        "nothing more is due.\n", subtype="plain", charset="utf-8")
     return message

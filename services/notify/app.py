@@ -13,6 +13,7 @@ broker has the delivery (or the recipient answered 2xx) and the `delivered` even
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from email.message import EmailMessage
 
 import faust
@@ -36,7 +37,7 @@ from referral_hub.adapters.topics import (
 )
 from referral_hub.core.validation import Problem
 
-from .agency_email import render_agency_email
+from .agency_email import render_agency_email, render_recall_email
 from .encompass_email import EmailNotSent, SmtpSettings, render, send
 from .webhook_channel import WebhookChannel
 
@@ -68,7 +69,7 @@ def create_app(settings: HubSettings, config: HubConfig, codec: AvroCodec) -> fa
             "contact-event", contact_event(record, "delivered", now)))
         await send_and_wait(audit, referral_id, codec.encode("audit", audit_record(
             record_type, record, channel, destination, now)))
-        delivered[victim_key] = [*delivered[victim_key], referral_id]
+        delivered[victim_key] = [*delivered[victim_key], delivered_key(record)]
         labels = (record["pathway"], record["area"])
         DELIVERED.labels(*labels).inc()
         TIME_TO_NOTIFY.labels(*labels).observe((now - record["reported_at"]).total_seconds())
@@ -101,6 +102,11 @@ def create_app(settings: HubSettings, config: HubConfig, codec: AvroCodec) -> fa
         await give_up(victim_key, value, "email", "the mail server refused it three times")
         return False
 
+    def school_email(record: dict) -> EmailMessage:
+        return encompass_email(record) if record.get("action") != "recall" else render_recall_email(
+            record, "the school's Key Adult", school_address(record["recipient"]), sender=smtp.sender,
+            now=clock.now())
+
     def encompass_email(record: dict) -> EmailMessage:
         """To `key_adult_email` (a school's Key Adult, or the coordinator standing in for one),
         with its acknowledgement link."""
@@ -109,16 +115,23 @@ def create_app(settings: HubSettings, config: HubConfig, codec: AvroCodec) -> fa
 
     async def email_the_school(victim_key: str, record: dict, value: bytes) -> None:
         """The Key Adult's email, after the shared topic."""
-        if await send_email(victim_key, value, encompass_email(record)):
+        message = school_email(record)
+        if await send_email(victim_key, value, message):
             await send_and_wait(audit, record["referral_id"], codec.encode("audit", audit_record(
-                "recipient-encompass", record, "email", record["key_adult_email"], clock.now())))
+                "recipient-encompass", record, "email", message["To"].addresses[0].addr_spec,
+                clock.now())))
             log.info("encompass_emailed", referral_id=record["referral_id"], recipient=record["recipient"])
 
     async def email_the_agency(victim_key: str, agency: Recipient, record_type: str, record: dict,
                                value: bytes) -> None:
-        message = encompass_email(record) if record_type == "recipient-encompass" else \
-            render_agency_email(record_type, record, agency.name, agency.email,
-                                sender=smtp.sender, now=clock.now())
+        if record_type == "recipient-recall":
+            message = render_recall_email(record, agency.name, agency.email, sender=smtp.sender,
+                                          now=clock.now())
+        elif record_type == "recipient-encompass":
+            message = encompass_email(record)
+        else:
+            message = render_agency_email(record_type, record, agency.name, agency.email,
+                                          sender=smtp.sender, now=clock.now())
         if await send_email(victim_key, value, message):
             await record_delivery(victim_key, record_type, record, "email", agency.email)
 
@@ -127,21 +140,26 @@ def create_app(settings: HubSettings, config: HubConfig, codec: AvroCodec) -> fa
         await send_and_wait(recipient_topics[topic_name], victim_key, value)
         await record_delivery(victim_key, record_type, record, "kafka", topic_name)
 
+    def school_address(recipient_id: str) -> str:
+        return next(s.key_adult_email for s in config.education_settings.values()
+                    if s.recipient_id == recipient_id)
+
     async def deliver_one(victim_key: str, value: bytes) -> None:
         record_type, record = codec.decode_any(value)
         referral_id = record["referral_id"]
-        if referral_id in delivered[victim_key]:
-            log.info("referral_already_delivered", referral_id=referral_id)
+        if delivered_key(record) in delivered[victim_key]:
+            log.info("referral_already_delivered", referral_id=referral_id, action=record.get("action"))
             return
         agency = config.agency(record["recipient"])
-        if agency is None and record_type == "recipient-encompass":  # a school
+        if agency is None and record_type in ("recipient-encompass", "recipient-recall"):  # a school
             await deliver_by_kafka(victim_key, record_type, record, value)
             if smtp.enabled:
                 await email_the_school(victim_key, record, value)
         elif agency is None:  # removed from the configuration since the referral was made
             await give_up(victim_key, value, "none", "the recipient is not in the configuration")
         elif agency.channel == "webhook":
-            await webhooks.queue(victim_key, referral_id, agency.id, value)
+            # Its own idempotency key: an amend or a recall is a delivery of its own.
+            await webhooks.queue(victim_key, delivery_key(record), agency.id, value)
         elif agency.channel == "email":
             await email_the_agency(victim_key, agency, record_type, record, value)
         else:
@@ -157,6 +175,27 @@ def create_app(settings: HubSettings, config: HubConfig, codec: AvroCodec) -> fa
                 await deliver_one(victim_key, event.value)
 
     return app
+
+
+def delivered_key(record: dict) -> str:
+    """What notify remembers as delivered, per recipient: a referral recalled from one
+    recipient and made to another (the area corrected) is a delivery to each."""
+    return f"{delivery_key(record)}@{record['recipient']}"
+
+
+def delivery_key(record: dict) -> str:
+    """A delivery's own id (a webhook's idempotency key): a referral once, each amend and
+    its recall once."""
+    action = record.get("action", "refer")
+    if action == "refer":
+        return record["referral_id"]
+    if action == "recall":
+        return f"{record['referral_id']}:recall"
+    return f"{record['referral_id']}:amend:{record_digest(record)}"
+
+
+def record_digest(record: dict) -> str:
+    return hashlib.sha256(repr(sorted(record.items())).encode()).hexdigest()[:16]
 
 
 def _smtp_settings(settings: HubSettings, config: HubConfig) -> SmtpSettings:

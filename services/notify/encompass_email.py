@@ -105,8 +105,10 @@ def uk_day(moment: datetime, field: str = "time") -> str:
     return f"{local:%A} {local.day} {local:%B}"
 
 
-def _date_of_birth(value: date, field: str = "child.date_of_birth") -> str:
-    """'5 May 2015'."""
+def _date_of_birth(value: date | None, field: str = "child.date_of_birth") -> str:
+    """'5 May 2015'; "not known" when the notification's was missing or impossible."""
+    if value is None:
+        return "not known"
     if isinstance(value, datetime) or not isinstance(value, date):
         raise ValueError(f"{field} must be a date")
     return f"{value.day} {value:%B %Y}"

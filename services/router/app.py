@@ -14,16 +14,23 @@ Three stages, because the rules need three histories with different partitioning
    perpetrator history) -> referrals.v1 (MATAC).
 
 Each history is a faust table keyed like its topic, rebuilt from its changelog after a
-restart. Referrals are on the broker before a history records the incident, so a crash in
-between replays the same decisions (same ids) rather than losing them; an incident already
-in a history is ignored.
+restart. It also remembers each incident's last version and what each referral's recipient
+was sent, so a higher version refers, amends or recalls (referral_hub/core/revisions.py,
+shared with `referral-hub route`); the same or a lower version is stale and changes
+nothing. Actions are on the broker before a history records them, so a crash in between
+replays the same actions (same ids) rather than losing them.
+
+A version that no longer names an earlier version's perpetrator is also sent, without a
+perpetrator, to that perpetrator's partition, which recalls what it made. Limitation: a
+version that corrects the victim's person id is keyed to another victim's history; the
+earlier victim's referrals are not recalled by it.
 
 Each decision also starts the referral's life on contacts.v1 (`referred`), which the
 tracker (tracker.py) follows to first contact and reports overdue.
 """
 from __future__ import annotations
 
-from dataclasses import astuple, fields
+from dataclasses import asdict, astuple, fields
 from datetime import datetime
 from typing import get_args
 
@@ -33,18 +40,19 @@ from referral_hub.adapters.avro import AvroCodec
 from referral_hub.config import HubConfig, Pathway
 from referral_hub.core.incident import Incident
 from referral_hub.adapters.logs import get_logger
-from referral_hub.adapters.metrics import DEAD_LETTERS, DUPLICATE_INCIDENTS, REFERRALS
+from referral_hub.adapters.metrics import (DATA_PROBLEMS, DEAD_LETTERS, DUPLICATE_INCIDENTS, REFERRALS,
+                                           STALE_VERSIONS)
 from referral_hub.adapters.clock import Clock
 from referral_hub.core.disclosure import disclose
 from referral_hub.adapters.records import contact_event, dead_letter
 from referral_hub.core.history import (PairHistory, PairIncident, PerpetratorHistory, PerpetratorIncident,
-                                       PriorIncident, VictimHistory)
-from referral_hub.core.rules import (Decision, counter_allegation, decide_for_perpetrator, decide_for_victim,
-                                     pair_key, perpetrator_key)
+                                       PriorIncident, SentReferral, VictimHistory)
+from referral_hub.core.revisions import revise_for_perpetrator, revise_for_victim
+from referral_hub.core.rules import Decision, counter_allegation, pair_key, perpetrator_key
 from referral_hub.settings import HubSettings
 from referral_hub.adapters.streaming import agent, faust_app, raw_topic, send_and_wait
 from referral_hub.adapters.topics import (CONTACTS, DELIVERIES, INCIDENTS, INCIDENTS_BY_PAIR,
-                                          INCIDENTS_BY_PERPETRATOR, INCIDENTS_DLQ,
+                                          INCIDENTS_BY_PERPETRATOR, INCIDENTS_DLQ, INCIDENTS_QUALITY,
                                           REFERRALS as REFERRALS_TOPIC)
 from referral_hub.core.validation import Problem
 
@@ -55,19 +63,30 @@ APP_ID = "referral-hub-router"
 
 
 def victim_history(entries: list[dict]) -> VictimHistory:
-    return VictimHistory(tuple(PriorIncident(e["reference"], datetime.fromisoformat(e["reported_at"]),
-                                             e["referred_to_marac"]) for e in entries))
+    return VictimHistory(tuple(PriorIncident(**_entry(e)) for e in entries))
 
 
 def perpetrator_history(entries: list[dict]) -> PerpetratorHistory:
-    return PerpetratorHistory(tuple(PerpetratorIncident(
-        e["reference"], e["victim_key"], datetime.fromisoformat(e["reported_at"]),
-        e["referred_to_matac"]) for e in entries))
+    return PerpetratorHistory(tuple(PerpetratorIncident(**_entry(e)) for e in entries))
+
+
+def _entry(value: dict) -> dict:
+    """A history entry from its table value (entries written before versions: version 1)."""
+    return value | {"reported_at": datetime.fromisoformat(value["reported_at"]),
+                    "sent": tuple(_sent(s) for s in value.get("sent", ()))}
+
+
+def _sent(value: dict) -> SentReferral:
+    decision = value["decision"]
+    return SentReferral(Decision(**decision | {
+        key: datetime.fromisoformat(decision[key]) for key in ("reported_at", "due_at")} | {
+        key: tuple(decision[key]) for key in ("reasons", "explanation", "linked_incidents")}),
+        value["digest"], value["live"])
 
 
 def pair_history(entries: list[dict]) -> PairHistory:
-    return PairHistory(tuple(PairIncident(e["reference"], e["victim_id"],
-                                          datetime.fromisoformat(e["reported_at"])) for e in entries))
+    return PairHistory(tuple(PairIncident(**e | {"reported_at": datetime.fromisoformat(e["reported_at"])})
+                             for e in entries))
 
 
 def routed_incident(value: bytes, decisions: list[Decision]) -> dict:
@@ -83,8 +102,15 @@ def victim_stage_decisions(record: dict) -> list[Decision]:
 
 
 def as_table_value(history: VictimHistory | PerpetratorHistory | PairHistory) -> list[dict]:
-    return [{k: v.isoformat() if isinstance(v, datetime) else v for k, v in vars(e).items()}
-            for e in history.incidents]
+    return [_json_ready(asdict(e)) for e in history.incidents]
+
+
+def _json_ready(value):
+    if isinstance(value, dict):
+        return {k: _json_ready(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_ready(v) for v in value]
+    return value.isoformat() if isinstance(value, datetime) else value
 
 
 def create_app(settings: HubSettings, config: HubConfig, codec: AvroCodec) -> faust.App:
@@ -96,6 +122,7 @@ def create_app(settings: HubSettings, config: HubConfig, codec: AvroCodec) -> fa
             REFERRALS.labels(pathway, area)
     incidents = raw_topic(app, INCIDENTS)
     by_pair = raw_topic(app, INCIDENTS_BY_PAIR)
+    quality = raw_topic(app, INCIDENTS_QUALITY)
     by_perpetrator = raw_topic(app, INCIDENTS_BY_PERPETRATOR)
     referrals = raw_topic(app, REFERRALS_TOPIC)
     deliveries = raw_topic(app, DELIVERIES)
@@ -134,13 +161,30 @@ def create_app(settings: HubSettings, config: HubConfig, codec: AvroCodec) -> fa
             await send_and_wait(referrals, incident.key, codec.encode("referral", record))
             # What the recipient is sent: only the data it needs (disclosure.py).
             await send_and_wait(deliveries, incident.key, codec.encode(*disclose(decision, incident, config)))
-            # The referral's life starts here; the tracker times it from contacts.v1.
-            await send_and_wait(contacts, decision.referral_id, codec.encode(
-                "contact-event", contact_event(record, "referred", clock.now())))
-            REFERRALS.labels(decision.pathway, decision.area).inc()
-        log.info("incident_routed", incident_ref=incident.reference,
+            # A referral's life starts with `referred` and a recall ends it; the tracker
+            # times it from contacts.v1. An amend keeps the referral's clock.
+            life = {"refer": "referred", "recall": "recalled"}.get(decision.action)
+            if life:
+                await send_and_wait(contacts, decision.referral_id, codec.encode(
+                    "contact-event", contact_event(record, life, clock.now())))
+            if decision.action == "refer":
+                REFERRALS.labels(decision.pathway, decision.area).inc()
+        log.info("incident_routed", incident_ref=incident.reference, version=incident.version,
                  referral_ids=[d.referral_id for d in decisions],
+                 actions=[d.action for d in decisions],
                  pathways=[d.pathway for d in decisions], config_version=config.version)
+
+    async def report_stale(incident: Incident) -> None:
+        """The same or a lower version, or one after a withdrawal: a data problem, nothing else."""
+        STALE_VERSIONS.inc()
+        DUPLICATE_INCIDENTS.inc()
+        DATA_PROBLEMS.labels("version").inc()
+        await send_and_wait(quality, incident.reference, codec.encode("data-problem", {
+            "received_at": clock.now(), "source": "router", "force": incident.force,
+            "incident_id": incident.incident_id, "version": incident.version,
+            "area": incident.local_authority, "path": "version", "field": "version",
+            "problem": "stale", "bad_child_entry": False}))
+        log.info("incident_version_stale", incident_ref=incident.reference, version=incident.version)
 
     @agent(app, incidents)
     async def route_for_victims(events):
@@ -149,18 +193,21 @@ def create_app(settings: HubSettings, config: HubConfig, codec: AvroCodec) -> fa
             incident = await readable(event.key, value, INCIDENTS)
             if incident is None:
                 continue
-            history = victim_history(victims[incident.key])
-            if history.has(incident.reference):
-                DUPLICATE_INCIDENTS.inc()
-                log.info("incident_duplicate_ignored", incident_ref=incident.reference)
+            revision = revise_for_victim(incident, victim_history(victims[incident.key]), config)
+            if revision.stale:
+                await report_stale(incident)
                 continue
-            decisions = decide_for_victim(incident, history, config)
             if incident.perpetrator:  # published by the pair stage, after its own check
                 await send_and_wait(by_pair, pair_key(incident),
-                                    codec.encode("routed-incident", routed_incident(value, decisions)))
+                                    codec.encode("routed-incident", routed_incident(value, revision.actions)))
             else:
-                await publish(incident, decisions)
-            victims[incident.key] = as_table_value(history.after(incident, decisions, config))
+                await publish(incident, revision.actions)
+            for later, action in revision.late_effects:  # a late notification's effect on them
+                await publish(later, [action])
+            if revision.former_perpetrator:  # no longer named: that stage recalls its referrals
+                former_key, without = revision.former_perpetrator
+                await send_and_wait(by_perpetrator, former_key, codec.encode("incident", without.model_dump()))
+            victims[incident.key] = as_table_value(revision.history)
 
     @agent(app, by_pair)
     async def route_for_pairs(events):
@@ -171,12 +218,13 @@ def create_app(settings: HubSettings, config: HubConfig, codec: AvroCodec) -> fa
             incident, value, decisions = routed
             key = event.key.decode()
             history = pair_history(pairs[key])
-            if history.has(incident.reference):
+            if history.has_seen(incident):
                 continue  # forwarded again after a restart; already published
             decisions = counter_allegation(incident, history, config, decisions)
             await publish(incident, decisions)
             await send_and_wait(by_perpetrator, perpetrator_key(incident), value)
-            pairs[key] = as_table_value(history.after(incident, decisions, config))
+            pairs[key] = as_table_value(history.recording(
+                incident, PairHistory.remembered(incident, decisions), config))
 
     @agent(app, by_perpetrator)
     async def route_for_perpetrators(events):
@@ -185,13 +233,13 @@ def create_app(settings: HubSettings, config: HubConfig, codec: AvroCodec) -> fa
             incident = await readable(key, event.value, INCIDENTS_BY_PERPETRATOR)
             if incident is None:
                 continue
-            history = perpetrator_history(perpetrators[key.decode()])
-            if history.has(incident.reference):
+            revision = revise_for_perpetrator(incident, perpetrator_history(perpetrators[key.decode()]),
+                                              config)
+            if revision.stale:
                 continue  # forwarded again after a restart; already counted
-            decisions = decide_for_perpetrator(incident, history, config)
-            if decisions:
-                await publish(incident, decisions)
-            perpetrators[key.decode()] = as_table_value(history.after(incident, decisions, config))
+            if revision.actions:
+                await publish(incident, revision.actions)
+            perpetrators[key.decode()] = as_table_value(revision.history)
 
     add_tracker(app, settings, config, codec, clock)
     return app

@@ -79,3 +79,33 @@ def wait_until(condition: Callable[[], bool], what: str, timeout: float = WAIT) 
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
         time.sleep(0.2)
+
+
+def posted_referral(api, topic, notification: dict, pathway: str) -> dict:
+    """Post a notification and return its referral on the given pathway, once decided."""
+    from referral_hub.adapters.topics import REFERRALS
+    assert post_incident(api, notification, notification["force"]).status_code == 202
+    referrals = topic(REFERRALS, "referral")
+    referrals.wait_for(lambda _: referrals.values(incident_id=notification["incident_id"], pathway=pathway),
+                       f"the {pathway} referral")
+    return referrals.values(incident_id=notification["incident_id"], pathway=pathway)[0]
+
+
+def route_output(record: dict) -> dict:
+    """A referrals.v1 record as `referral-hub route` prints the same action."""
+    return {"incident_id": record["incident_id"], "pathway": record["pathway"],
+            "subject_id": record["subject_id"], "recipient": record["recipient"],
+            "reasons": record["reasons"], "due_at": record["due_at"].strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "action": record["action"], "referral_id": record["referral_id"],
+            "related_incidents": record["related_incidents"]}
+
+
+def post_restarting_the_router(api, hub, burst: list[dict], after: int, kill: bool) -> None:
+    """Post a burst, killing (or stopping) the router once the notification at `after` is
+    in; start it again."""
+    for index, notification in enumerate(burst):
+        assert post_incident(api, notification, notification["force"]).status_code == 202
+        if index == after:
+            (hub.kill_one if kill else hub.stop_one)("router")
+    hub.start_one("router")
+    hub.wait_healthy(timeout=60)

@@ -5,9 +5,9 @@ import re
 import httpx
 from selenium.webdriver.common.by import By
 
-from referral_hub.adapters.topics import AUDIT, CONTACTS, REFERRALS
+from referral_hub.adapters.topics import AUDIT, CONTACTS
 from tests.factories import fresh_incident
-from tests.integration.kafka_helpers import post_incident, wait_until
+from tests.integration.kafka_helpers import posted_referral, wait_until
 from tests.integration.test_acknowledge_page import status_after_click
 
 KEY_ADULT = "key.adult@example-park-primary.example.org"  # URN 104808 in the directory
@@ -21,11 +21,7 @@ def encompass_contacts(hub) -> float:
 
 def test_a_key_adult_acknowledges_from_the_email_link(api, topic, hub, mailbox, browser):
     notification = fresh_incident()
-    assert post_incident(api, notification).status_code == 202
-    referrals = topic(REFERRALS, "referral")
-    referrals.wait_for(lambda _: referrals.values(incident_id=notification["incident_id"], pathway="ENCOMPASS"),
-                       "the Encompass referral")
-    [encompass] = referrals.values(incident_id=notification["incident_id"], pathway="ENCOMPASS")
+    encompass = posted_referral(api, topic, notification, "ENCOMPASS")
     wait_until(lambda: any(m["X-Referral-Id"] == encompass["referral_id"] for m in mailbox), "the email")
     [email] = [m for m in mailbox if m["X-Referral-Id"] == encompass["referral_id"]]
     assert email["To"] == KEY_ADULT

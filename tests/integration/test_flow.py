@@ -21,7 +21,8 @@ def test_a_high_risk_incident_with_a_child_at_school_reaches_every_recipient(api
     notification = fresh_incident()
     answer = post_incident(api, notification)
     assert answer.status_code == 202
-    assert answer.json() == {"incident_id": notification["incident_id"], "status": "accepted"}
+    assert answer.json() == {"incident_id": notification["incident_id"], "status": "accepted",
+                             "data_problems": []}
 
     decisions = referrals_for(topic(REFERRALS, "referral"), notification["incident_id"], 4)
     assert {d["pathway"]: d["reasons"] for d in decisions} == {
@@ -138,20 +139,19 @@ def test_a_recipient_reports_only_on_its_own_referrals_and_each_report_counts_on
 
 
 def test_a_bad_notification_gets_field_errors_and_lands_only_on_the_dead_letter_topic(api, topic):
-    notification = fresh_incident(risk__dash_yes_count=31, children__0__date_of_birth="2007-01-01")
-    del notification["consent_to_share"]
+    notification = fresh_incident(risk__dash_yes_count=31, risk__officer_grade=None, version=0)
     answer = post_incident(api, notification)
     assert answer.status_code == 422
     assert answer.json()["detail"] == [
         {"path": "risk.dash_yes_count", "problem": "Input should be less than or equal to 27"},
-        {"path": "consent_to_share", "problem": "Field required"}]
+        {"path": "version", "problem": "Input should be greater than or equal to 1"}]
 
     dead = topic(INCIDENTS_DLQ, "dead-letter")
     dead.read_to_end()
     [record] = [v for v in dead.values(source="http")
                 if v["payload"] and notification["incident_id"].encode() in v["payload"]]
     assert record["force"] == "merseyside"
-    assert [p["path"] for p in record["problems"]] == ["risk.dash_yes_count", "consent_to_share"]
+    assert [p["path"] for p in record["problems"]] == ["risk.dash_yes_count", "version"]
     assert json.loads(record["payload"]) == notification
     incidents = topic(INCIDENTS, "incident")
     incidents.read_to_end()
@@ -199,7 +199,7 @@ MERSEYSIDE_RAW = raw_topic("merseyside")
 
 def test_notifications_published_to_the_raw_topic_are_validated_the_same_way(kafka, topic):
     from referral_hub.adapters.kafka import make_producer, produce_and_wait
-    good, bad = fresh_incident(), fresh_incident(local_authority="E09000001")
+    good, bad = fresh_incident(), fresh_incident(local_authority="E10000001")
     producer = make_producer(kafka)
     for notification in (bad, good):  # a refused record does not stop the ones after it
         produce_and_wait(producer, MERSEYSIDE_RAW, notification["incident_id"], json.dumps(notification).encode())
@@ -208,7 +208,7 @@ def test_notifications_published_to_the_raw_topic_are_validated_the_same_way(kaf
     dead.wait_for(lambda _: any(bad["incident_id"].encode() in (v["payload"] or b"")
                                 for v in dead.values(source=MERSEYSIDE_RAW)), "the refused raw record")
     [record] = [v for v in dead.values(source=MERSEYSIDE_RAW) if bad["incident_id"].encode() in v["payload"]]
-    assert record["problems"] == [{"path": "local_authority", "problem": "is not an area this hub serves"}]
+    assert [p["path"] for p in record["problems"]] == ["local_authority"]
 
 
 def test_a_raw_topic_speaks_for_its_own_force_only(kafka, topic, hub):
@@ -253,3 +253,34 @@ def test_each_service_reports_its_consumer_lag(hub):
     for service, labels in expected.items():
         wait_until(lambda s=service, l=labels: f"referral_hub_consumer_lag_messages{{{l}}}" in hub_metrics(hub, s),
                    f"{service}'s consumer lag")
+
+
+def test_a_notification_as_police_really_send_it_reaches_marac_and_says_what_was_wrong(api, topic, hub):
+    """The issue's case: a nursery's Ofsted number, a child who turned 18, a child listed
+    twice, a phone with a dash and a postcode with a trailing space."""
+    notification = fresh_incident(victim__contact__phone="0151-443 2610", victim__postcode="wa10 1aa ")
+    sam = notification["children"][0]
+    nursery = sam | {"person_id": sam["person_id"] + "N", "date_of_birth": "2023-02-01",
+                     "education": {"setting": "early_years", "urn": "ey123456"}}
+    adult = sam | {"person_id": sam["person_id"] + "A", "date_of_birth": "2008-11-20"}
+    notification["children"] = [sam, nursery, adult, sam]
+    answer = post_incident(api, notification)
+    assert answer.status_code == 202
+    assert answer.json()["data_problems"] == [
+        {"path": "children[2].date_of_birth",
+         "problem": "the person is 18 or over at reported_at: not a child, no Encompass notice"},
+        {"path": "children[3]", "problem": "lists a child already listed: notified once"}]
+    referrals = topic(REFERRALS, "referral")
+    referrals.wait_for(lambda _: len(referrals.values(incident_id=notification["incident_id"])) == 5,
+                       "MARAC, IDVA, two Encompass notices and the MASH")
+    made = {(r["pathway"], r["subject_id"]): r for r in referrals.values(incident_id=notification["incident_id"])}
+    assert {p for p, _ in made} == {"MARAC", "IDVA", "ENCOMPASS", "MASH_IDVA"}
+    assert made[("ENCOMPASS", nursery["person_id"])]["reasons"] == ["child_present", "child_resident",
+                                                                   "setting_not_in_directory"]
+    assert "child_data_problem" in made[("MASH_IDVA", notification["victim"]["person_id"])]["reasons"]
+    quality = topic("incidents.quality.v1", "data-problem")
+    quality.wait_for(lambda _: len(quality.values(incident_id=notification["incident_id"])) == 2,
+                     "each data problem on incidents.quality.v1")
+    assert {q["field"] for q in quality.values(incident_id=notification["incident_id"])} == {
+        "children[].date_of_birth", "children[]"}
+    assert 'referral_hub_data_problems_total{field="children[]"}' in hub_metrics(hub, "ingest")

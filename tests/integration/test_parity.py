@@ -1,13 +1,14 @@
-"""The streaming router and `referral-hub route` give the same decisions for the same incidents."""
+"""The streaming router and `referral-hub route` give the same decisions for the same incidents,
+also when incidents are amended, withdrawn, sent again or arrive late."""
 import io
 import json
 import uuid
 
-from referral_hub.commands.route import route_lines
+from referral_hub.commands.route import Routed, route_lines, routed_lines
 from referral_hub.settings import REPO_ROOT
 from referral_hub.adapters.topics import REFERRALS
 from tests.factories import incident
-from tests.integration.kafka_helpers import post_incident
+from tests.integration.kafka_helpers import post_incident, route_output
 
 
 def scenario() -> list[dict]:
@@ -25,16 +26,21 @@ def scenario() -> list[dict]:
         incident(incident_id=f"{tag}-5", reported_at="2026-11-20T10:00:00Z", risk=medium, **victim_a),
     ]
     incidents.append(incidents[1])  # sent again: changes nothing
+    amended = {"sent_at": "2026-11-21T09:00:00Z", "version": 2}
+    incidents += [  # a re-grade to high, a withdrawal, a late arrival, a perpetrator corrected, a child added
+        incidents[4] | amended | {"risk": {"tool": "DASH", "dash_yes_count": 16}},
+        incidents[3] | amended | {"status": "withdrawn", "withdrawal_reason": "wrong_person"},
+        incident(incident_id=f"{tag}-6", reported_at="2026-05-01T10:00:00Z", risk=medium, **victim_a),
+        incidents[1] | amended | {"perpetrator": incidents[1]["perpetrator"] | {"person_id": f"Q{tag}"}},
+        incidents[2] | {"version": 2, "sent_at": "2026-11-21T09:00:00Z", "children": [
+            {"person_id": f"C{tag}", "given_name": "Sam", "family_name": "Example",
+             "date_of_birth": "2016-09-14", "present": True, "resides_with": ["victim"],
+             "education": {"setting": "school", "urn": "104808"}}]},
+    ]
     for line in (REPO_ROOT / "samples" / "incidents.jsonl").read_text().splitlines()[:5]:
         sample = json.loads(line)
         incidents.append(sample | {"incident_id": f"{sample['incident_id']}-{tag}"})
     return incidents
-
-
-def as_route_output(record: dict) -> dict:
-    return {"incident_id": record["incident_id"], "pathway": record["pathway"],
-            "subject_id": record["subject_id"], "recipient": record["recipient"],
-            "reasons": record["reasons"], "due_at": record["due_at"].strftime("%Y-%m-%dT%H:%M:%SZ")}
 
 
 def test_streaming_and_offline_routing_agree(api, topic, config):
@@ -44,15 +50,20 @@ def test_streaming_and_offline_routing_agree(api, topic, config):
     offline = [json.loads(line) for line in out.getvalue().splitlines()]
     pathways = {d["pathway"] for d in offline}
     assert {"MARAC", "MATAC", "COMMUNITY_ADVOCACY", "ENCOMPASS"} <= pathways  # the scenario covers them
+    assert {"refer", "amend", "recall"} <= {d["action"] for d in offline}
+    per_line = [result.actions for _, result in routed_lines([json.dumps(i) for i in incidents], config)
+                if isinstance(result, Routed)]
 
     referrals = topic(REFERRALS, "referral")
-    for notification in incidents:  # one at a time, as the offline command reads them
+    expected: dict[str, int] = {}
+    for notification, actions in zip(incidents, per_line):  # one at a time, as offline reads them
         assert post_incident(api, notification, notification["force"]).status_code == 202
-        expected = sum(d["incident_id"] == notification["incident_id"] for d in offline)
-        referrals.wait_for(lambda _, i=notification["incident_id"], n=expected:
+        for action in actions:
+            expected[action.incident_id] = expected.get(action.incident_id, 0) + 1
+        referrals.wait_for(lambda _, i=notification["incident_id"], n=expected.get(notification["incident_id"], 0):
                            len(referrals.values(incident_id=i)) >= n,
-                           f"{expected} referrals for {notification['incident_id']}")
+                           f"{expected.get(notification['incident_id'], 0)} referrals for {notification['incident_id']}")
     ids = {i["incident_id"] for i in incidents}
-    streamed = [as_route_output(r) for r in referrals.values() if r["incident_id"] in ids]
+    streamed = [route_output(r) for r in referrals.values() if r["incident_id"] in ids]
     key = lambda d: json.dumps(d, sort_keys=True)  # noqa: E731
     assert sorted(map(key, streamed)) == sorted(map(key, offline))

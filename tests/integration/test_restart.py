@@ -1,7 +1,7 @@
 """A router stopped and started again keeps each person's history and repeats nothing."""
 from tests.factories import fresh_incident
 from referral_hub.adapters.topics import REFERRALS
-from tests.integration.kafka_helpers import post_incident
+from tests.integration.kafka_helpers import post_incident, post_restarting_the_router, route_output
 
 
 def test_history_survives_a_router_restart(api, topic, hub):
@@ -54,20 +54,12 @@ def test_a_router_killed_mid_burst_loses_nothing_and_changes_nothing(api, topic,
     expected = {line for line in out.getvalue().splitlines()}
 
     referrals = topic(REFERRALS, "referral")
-    for index, notification in enumerate(burst):
-        assert post_incident(api, notification).status_code == 202
-        if index == len(burst) // 3:
-            hub.kill_one("router")
-    hub.start_one("router")
-    hub.wait_healthy(timeout=60)
+    post_restarting_the_router(api, hub, burst, after=len(burst) // 3, kill=True)
 
     ids = {n["incident_id"] for n in burst}
 
     def streamed() -> set[str]:
-        return {json.dumps({"incident_id": r["incident_id"], "pathway": r["pathway"],
-                            "subject_id": r["subject_id"], "recipient": r["recipient"],
-                            "reasons": r["reasons"], "due_at": r["due_at"].strftime("%Y-%m-%dT%H:%M:%SZ")})
-                for r in referrals.values() if r["incident_id"] in ids}
+        return {json.dumps(route_output(r)) for r in referrals.values() if r["incident_id"] in ids}
     referrals.wait_for(lambda _: len(streamed()) >= len(expected), f"{len(expected)} decisions", timeout=120)
 
     def victims_decisions(lines: set[str]) -> set[str]:

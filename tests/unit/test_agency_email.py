@@ -86,7 +86,7 @@ def test_the_record_reads_as_labelled_sections(config):
     victim = plain[plain.index("Victim\n------\n"):plain.index("Perpetrator\n")]
     assert "Given name: Anne\n" in victim
     assert "Date of birth: 2 March 1991\n" in victim
-    assert "Contact — phone: 07700900123\n" in victim
+    assert "Contact — phone: +447700900123\n" in victim
     assert "Contact — safe contact notes: mobile only, after 10:00\n" in victim
     assert "Postcode: WA10 1AA\n" in victim
     assert "DASH yes answers: 15\n" in plain
@@ -256,3 +256,20 @@ def test_errors_for_the_recipient_and_record_type(config):
     with pytest.raises(ValueError, match="record_type"):  # schools have their own email
         render_agency_email("recipient-encompass", record, "St Helens MARAC",
                             "marac@st-helens.example.org", sender=SENDER)
+
+
+def test_a_recall_email_names_the_referral_and_the_reason_and_nothing_personal():
+    from datetime import UTC, datetime
+
+    from referral_hub.services.notify.agency_email import render_recall_email
+    recall = {"referral_id": "ref-0123456789abcdef01234567", "action": "recall", "pathway": "IDVA",
+              "area": "E08000013", "recipient": "st-helens-idva", "reason": "wrong_person",
+              "police_reference": "Merseyside Police MP-2026-0004711",
+              "reported_at": datetime(2026, 11, 20, 22, 14, tzinfo=UTC),
+              "due_at": datetime(2026, 11, 23, 9, tzinfo=UTC)}
+    message = render_recall_email(recall, "St Helens IDVA service", "idva@sthelens.example.org",
+                                  sender="hub@example.org")
+    text = message.get_content()
+    assert message["Subject"] == "Withdrawn: IDVA referral ref-0123456789abcdef01234567"
+    assert "wrong_person" in text and "delete what you were sent" in text
+    assert message["Message-ID"].startswith("<recall.ref-0123456789abcdef01234567@")

@@ -1,6 +1,8 @@
 """Records are Avro single-object encoded: readable by anyone holding schemas/avro/*.avsc."""
 import io
 import json
+
+from referral_hub.core.incident import Incident
 from datetime import UTC, datetime
 
 import fastavro

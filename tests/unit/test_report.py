@@ -5,7 +5,7 @@ from datetime import datetime
 
 import pytest
 
-from referral_hub.commands.report import (CSV_COLUMNS, PATHWAYS, Month, Records, Share, draw_chart,
+from referral_hub.commands.report import (CSV_COLUMNS, ENDINGS, PATHWAYS, Month, Records, Share, draw_chart,
                                  format_csv, format_table, month_report, percentile)
 
 OCTOBER = Month(2026, 10)
@@ -240,7 +240,7 @@ def test_the_csv_has_one_row_per_area_figure_and_pathway(config):
     rows = list(csv.DictReader(io.StringIO(format_csv(report))))
     assert tuple(rows[0]) == CSV_COLUMNS
     # 4 areas and "All areas", each 10 figures + 6 per pathway; then refused, total and per force
-    assert len(rows) == 5 * (10 + 6 * len(PATHWAYS)) + 2
+    assert len(rows) == 5 * (10 + (6 + len(ENDINGS)) * len(PATHWAYS)) + 2
     value = {(r["area"], r["pathway"], r["force"], r["figure"]): r["value"] for r in rows}
     assert value[("St Helens", "MARAC", "", "time_to_contact_median_hours")] == "11.00"
     assert value[("St Helens", "MARAC", "", "contacted_within_deadline_share")] == "1.0000"
@@ -257,6 +257,21 @@ def test_the_chart_draws_even_an_empty_month(config, tmp_path):
 
 def test_the_board_sees_the_specialist_and_out_of_area_pathways(config):
     report = report_of(config, referrals=[referral("r1"), referral("s1", pathway="SPECIALIST")])
-    rows = {row.split()[0]: row.split()[1:] for row in format_table(report).splitlines()
-            if row.startswith(("  SPECIALIST", "  OUT_OF_AREA"))}
+    st_helens = format_table(report).split("St Helens (")[1]
+    rows = {}  # each pathway's first row: the referrals table (the endings table comes after)
+    for row in st_helens.splitlines():
+        if row.startswith(("  SPECIALIST", "  OUT_OF_AREA")):
+            rows.setdefault(row.split()[0], row.split()[1:])
     assert rows["SPECIALIST"][:2] == ["1", "0"] and rows["OUT_OF_AREA"][:2] == ["0", "0"]
+
+
+def test_the_report_shows_how_referrals_ended_by_pathway_and_area(config):
+    from datetime import UTC, datetime
+    reported, due = datetime(2026, 10, 5, 10, tzinfo=UTC), datetime(2026, 10, 6, 8, tzinfo=UTC)
+    referral = {"referral_id": "ref-1", "pathway": "IDVA", "area": "E08000013", "reasons": [],
+                "reported_at": reported, "due_at": due}
+    events = [{"referral_id": "ref-1", "type": "declined", "at": datetime(2026, 10, 5, 12, tzinfo=UTC)},
+              {"referral_id": "ref-1", "type": "safe_contact_made", "at": datetime(2026, 10, 9, tzinfo=UTC)}]
+    report = month_report(Records(referrals=[referral], contacts=events), Month.parse("2026-10"), config)
+    [st_helens] = [a for a in report.areas if a.code == "E08000013"]
+    assert st_helens.endings("IDVA")["declined"] == 1 and st_helens.endings("IDVA")["contacted"] == 0

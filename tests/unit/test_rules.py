@@ -27,7 +27,8 @@ def test_the_spec_example_goes_to_marac_idva_the_school_and_the_mash(config):
     assert decisions[0].as_route_output() == {
         "incident_id": "MP-2026-0004711", "pathway": "MARAC", "subject_id": "MP-P-88123",
         "recipient": "st-helens-marac", "reasons": ["visible_high_risk"],
-        "due_at": "2026-11-23T09:00:00Z"}
+        "due_at": "2026-11-23T09:00:00Z", "action": "refer",
+        "referral_id": "ref-aa5a05a79675cf8ead047834", "related_incidents": []}
     assert [(d.pathway, d.recipient, d.subject_id) for d in decisions[1:]] == [
         ("IDVA", "st-helens-idva", "MP-P-88123"),
         ("ENCOMPASS", "setting-104808", "MP-P-90001"),

@@ -63,3 +63,26 @@ def test_undelivered_referrals_are_flagged_30_minutes_before_their_deadline():
     assert is_undelivered_due_soon(status, DUE - timedelta(minutes=30))
     delivered, _ = life(("referred", REPORTED), ("delivered", DUE - timedelta(minutes=40)), pathway="ENCOMPASS")
     assert not is_undelivered_due_soon(delivered, DUE)
+
+
+import pytest  # noqa: E402
+
+
+@pytest.mark.parametrize("outcome", ["declined", "unable_to_contact", "recalled"])
+def test_an_outcome_closes_the_referral_and_it_is_never_reported_overdue(outcome):
+    status, _ = life(("referred", REPORTED), (outcome, REPORTED + timedelta(hours=3)))
+    assert not is_open(status) and status["outcome"] == outcome
+    later = DUE + timedelta(days=5)
+    assert not is_overdue(status, later) and overdue_notice(status, later) is None
+
+
+def test_an_attempt_after_a_decline_does_not_reopen_it():
+    status, _ = life(("referred", REPORTED), ("declined", REPORTED + timedelta(hours=3)),
+                     ("contact_attempted", REPORTED + timedelta(hours=4)))
+    assert status["outcome"] == "declined" and not is_open(status)
+
+
+def test_a_referral_recalled_from_one_recipient_and_made_to_another_is_open_again():
+    status, _ = life(("referred", REPORTED), ("recalled", REPORTED + timedelta(hours=1)),
+                     ("referred", REPORTED + timedelta(hours=1)))
+    assert is_open(status) and "outcome" not in status

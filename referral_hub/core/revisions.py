@@ -1,0 +1,233 @@
+"""Versions and withdrawals (incident-notification.md, "Amendments and withdrawals").
+
+`revise_for_victim` and `revise_for_perpetrator` are what the router and `referral-hub
+route` call for every notification: a function of (the new version, the person's history,
+which remembers each incident's last version and what each referral's recipient was sent,
+and the configuration) to the actions for recipients (`refer`, `amend`, `recall`) and the
+history after. A first version is decided by the rules as always; a higher version is
+decided again against the history less its own earlier versions and reconciled with what
+was sent; the same or a lower version, or any after a withdrawal, is stale.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Callable
+
+from referral_hub.config import HubConfig
+from referral_hub.core.disclosure import disclose
+from referral_hub.core.history import PerpetratorHistory, SentReferral, VictimHistory
+from referral_hub.core.incident import Incident
+from referral_hub.core.rules import Decision, decide_for_perpetrator, decide_for_victim, perpetrator_key
+
+SUPPORT = ("COMMUNITY_ADVOCACY", "YOUNG_PEOPLE")  # not while a MARAC referral stands
+RECALL_REASONS = ("subject_removed", "recipient_changed")
+
+
+@dataclass(frozen=True)
+class Revision:
+    """What one notification did to one person's history."""
+    actions: list[Decision]
+    history: VictimHistory | PerpetratorHistory
+    stale: bool = False  # the same or a lower version, or one after a withdrawal: nothing done
+    # Actions for later incidents that a late notification brings about, with their incident.
+    late_effects: tuple[tuple[Incident, Decision], ...] = ()
+    # A perpetrator an earlier version named and this one does not: that perpetrator's
+    # history key, and this version without a perpetrator, for the perpetrator stage to
+    # recall what it made (subject_removed) and forget the incident.
+    former_perpetrator: tuple[str, Incident] | None = None
+
+
+def record_digest(decision: Decision, incident: Incident, config: HubConfig) -> str:
+    """What the recipient is sent, less its explanation, as `field=hash` per top-level field:
+    an amend goes when it changes, and can say which fields changed (names, never values)."""
+    _, record = disclose(decision, incident, config)
+    record.pop("explanation")
+    return ",".join(f"{name}={_hash(value)}" for name, value in sorted(record.items()))
+
+
+def _hash(value) -> str:
+    return hashlib.blake2b(json.dumps(value, sort_keys=True, default=_comparable).encode(),
+                           digest_size=6).hexdigest()
+
+
+def _comparable(value) -> str:
+    """Moments in UTC: a record rebuilt from Avro and one from JSON say the same thing."""
+    return value.astimezone(UTC).isoformat() if isinstance(value, datetime) else str(value)
+
+
+def changed_fields(before: str, after: str) -> list[str]:
+    old = dict(part.split("=") for part in before.split(","))
+    new = dict(part.split("=") for part in after.split(","))
+    return sorted(name for name in old.keys() | new.keys() if old.get(name) != new.get(name))
+
+
+def revise_for_victim(incident: Incident, history: VictimHistory, config: HubConfig) -> Revision:
+    revision = _revise(incident, history, config, decide_for_victim)
+    prior = history.entry(incident.reference)
+    if revision.stale:
+        return revision
+    if prior is not None:
+        return replace(revision, former_perpetrator=_former_perpetrator(incident, prior))
+    if incident.status == "withdrawn":
+        return revision
+    effects, after = _late_effects(incident, revision.history, config)
+    return replace(revision, history=after, late_effects=effects)
+
+
+def _former_perpetrator(incident: Incident, prior) -> tuple[str, Incident] | None:
+    earlier = perpetrator_key(Incident.model_validate_json(prior.notification)) if prior.notification else None
+    if earlier is None or earlier == perpetrator_key(incident):
+        return None
+    return earlier, incident.model_copy(update={"perpetrator": None})
+
+
+def revise_for_perpetrator(incident: Incident, history: PerpetratorHistory, config: HubConfig) -> Revision:
+    return _revise(incident, history, config, decide_for_perpetrator)
+
+
+def _revise(incident: Incident, history, config: HubConfig, decide: Callable) -> Revision:
+    prior = history.entry(incident.reference)
+    if prior is not None and (prior.withdrawn or incident.version <= prior.version):
+        return Revision([], history, stale=True)
+    rest = history.without(incident.reference)
+    if incident.status == "withdrawn":
+        actions = [_recall(s.decision, incident.withdrawal_reason,
+                           f"the force withdrew the incident: {incident.withdrawal_reason}")
+                   for s in (prior.sent if prior else ()) if s.live]
+        sent = tuple(replace(s, live=False) for s in (prior.sent if prior else ()))
+        return Revision(actions, rest.recording(incident, rest.remembered(incident, [], sent), config))
+    if prior is None:
+        decisions = decide(incident, rest, config)
+        sent = tuple(SentReferral(d) for d in decisions)  # digested only if a version follows
+        return Revision(decisions, rest.recording(incident, rest.remembered(incident, decisions, sent), config))
+    wanted = decide(incident, rest, config, clock_start=incident.clock_start)
+    actions, sent = _reconcile(incident, _digested(prior, config), wanted, config)
+    live = [s.decision for s in sent if s.live]
+    return Revision(actions, rest.recording(incident, rest.remembered(incident, live, sent), config))
+
+
+def _digested(prior, config: HubConfig) -> tuple[SentReferral, ...]:
+    """What was sent, each with its digest: a first version's records are digested now, from
+    the notification the history kept, rather than for every incident when it was made."""
+    if all(s.digest for s in prior.sent):
+        return prior.sent
+    made_from = Incident.model_validate_json(prior.notification)
+    return tuple(s if s.digest else replace(s, digest=record_digest(s.decision, made_from, config))
+                 for s in prior.sent)
+
+
+def _reconcile(incident: Incident, before: tuple[SentReferral, ...], wanted: list[Decision],
+               config: HubConfig) -> tuple[list[Decision], tuple[SentReferral, ...]]:
+    """The actions that bring recipients from what they were sent to what is called for now."""
+    was = {s.decision.referral_id: s for s in before}
+    wanted_ids = {d.referral_id for d in wanted}
+    standing = [s for s in before if s.live and s.decision.referral_id not in wanted_ids
+                and s.decision.subject_id in incident.person_ids and not _replaced(s, wanted)]
+    if any(s.decision.pathway == "MARAC" for s in standing):
+        wanted = [d for d in wanted if d.pathway not in SUPPORT or d.referral_id in was]
+    actions: list[Decision] = []
+    after: dict[str, SentReferral] = {}
+    for decision in wanted:
+        previous = was.get(decision.referral_id)
+        if previous is None or not previous.live:
+            actions.append(decision)
+            after[decision.referral_id] = SentReferral(decision, record_digest(decision, incident, config))
+            continue
+        # Same referral: same id and due_at (deadlines never move earlier than those sent).
+        decision = replace(decision, due_at=previous.decision.due_at)
+        digest = record_digest(decision, incident, config)
+        if decision.recipient != previous.decision.recipient:
+            actions += [_recall(previous.decision, "recipient_changed",
+                                f"the recipient is now {decision.recipient}"), decision]
+        elif digest != previous.digest:
+            changed = ", ".join(changed_fields(previous.digest, digest))
+            actions.append(replace(decision, action="amend", explanation=(
+                f"amended by version {incident.version}: changed since the record sent: {changed}",
+                *decision.explanation)))
+        after[decision.referral_id] = SentReferral(decision, digest)
+    for previous in before:
+        if previous.decision.referral_id in after:
+            continue
+        after[previous.decision.referral_id] = previous
+        if not previous.live:
+            continue
+        if previous.decision.subject_id not in incident.person_ids:
+            actions.append(_recall(previous.decision, "subject_removed",
+                                   f"version {incident.version} no longer names this referral's subject"))
+            after[previous.decision.referral_id] = replace(previous, live=False)
+        elif _replaced(previous, wanted):
+            actions.append(_recall(previous.decision, "recipient_changed",
+                                   f"version {incident.version} calls for another pathway in its place"))
+            after[previous.decision.referral_id] = replace(previous, live=False)
+        elif previous.decision.reasons != ("no_longer_met",):
+            stands = replace(previous.decision, reasons=("no_longer_met",), action="amend", explanation=(
+                f"no_longer_met: on version {incident.version} this referral would not be made; "
+                "it stands, and the recipient decides",))
+            actions.append(stands)
+            after[previous.decision.referral_id] = SentReferral(stands, record_digest(stands, incident, config))
+    return actions, tuple(after.values())
+
+
+def _replaced(sent: SentReferral, wanted: list[Decision]) -> bool:
+    """Another pathway now stands in for this one (the victim found to live out of area)."""
+    return sent.decision.pathway != "OUT_OF_AREA" and any(d.pathway == "OUT_OF_AREA" for d in wanted)
+
+
+def _recall(decision: Decision, reason: str, why: str) -> Decision:
+    return replace(decision, action="recall", reasons=(reason,), explanation=(f"{reason}: {why}",))
+
+
+# --- late notifications (pathways.md, MARAC criteria) ---------------------------------
+
+MARAC_PAIR = ("MARAC", "IDVA")
+
+
+def _late_effects(late: Incident, history: VictimHistory, config: HubConfig):
+    """Later incidents of the victim that meet a MARAC criterion now that `late` is counted
+    (incidents count by reported_at, not arrival): their MARAC and IDVA referrals are made
+    (or amended) with `late_notification`, due from the later of their reported_at and the
+    late notification's sent_at; a support referral in their place stands (no_longer_met)."""
+    effects: list[tuple[Incident, Decision]] = []
+    later = sorted((p for p in history.counted if p.reported_at > late.reported_at and p.notification),
+                   key=lambda p: p.reported_at)
+    for entry in later:
+        incident = Incident.model_validate_json(entry.notification)
+        starts = max(incident.reported_at, late.sent_at or late.reported_at)
+        wanted = [d for d in decide_for_victim(incident, history.without(entry.reference), config,
+                                               clock_start=starts) if d.pathway in MARAC_PAIR]
+        actions, sent = _met_late(incident, entry.sent, wanted, late, config)
+        if actions:
+            effects += [(incident, action) for action in actions]
+            history = history.recording(incident, replace(entry, sent=sent, referred_to_marac=True), config)
+    return tuple(effects), history
+
+
+def _met_late(incident: Incident, before: tuple[SentReferral, ...], wanted: list[Decision],
+              late: Incident, config: HubConfig) -> tuple[list[Decision], tuple[SentReferral, ...]]:
+    live = {s.decision.pathway: s for s in before if s.live}
+    if not wanted:
+        return [], before
+    met_before = set(live["MARAC"].decision.reasons) if "MARAC" in live else set()
+    if not set(wanted[0].reasons) - met_before - {"late_notification"}:
+        return [], before  # no criterion it did not meet before
+    why = (f"late_notification: the incident {late.incident_id}, reported "
+           f"{late.reported_date}, arrived after this one and now counts before it")
+    after = {s.decision.referral_id: s for s in before}
+    actions = []
+    for decision in wanted:
+        decision = replace(decision, reasons=(*decision.reasons, "late_notification"),
+                           explanation=(why, *decision.explanation))
+        if decision.pathway in live:
+            decision = replace(decision, action="amend", due_at=live[decision.pathway].decision.due_at)
+        actions.append(decision)
+        after[decision.referral_id] = SentReferral(decision, record_digest(decision, incident, config))
+    for pathway in SUPPORT:
+        if pathway in live and live[pathway].decision.reasons != ("no_longer_met",):
+            stands = replace(live[pathway].decision, reasons=("no_longer_met",), action="amend",
+                             explanation=(f"no_longer_met: a MARAC referral is now made; {why}",))
+            actions.append(stands)
+            after[stands.referral_id] = SentReferral(stands, record_digest(stands, incident, config))
+    return actions, tuple(after.values())
