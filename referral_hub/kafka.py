@@ -72,7 +72,7 @@ def ensure_topics(settings: KafkaSettings, names: list[str] | tuple[str, ...],
     existing = set(admin.list_topics(timeout=15).topics)
     wanted = [NewTopic(name, num_partitions=settings.topic_partitions,
                        replication_factor=settings.topic_replication_factor,
-                       config={"cleanup.policy": "compact"} if compacted else {})
+                       config=settings.topic_config(compacted))
               for name in names if name not in existing]
     for future in (admin.create_topics(wanted) if wanted else {}).values():
         try:

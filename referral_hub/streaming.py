@@ -5,6 +5,7 @@ import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import faust
+from faust.transport.drivers import aiokafka as faust_aiokafka
 from mode import CrashingSupervisor
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -13,9 +14,29 @@ from .kafka import ensure_topics
 from .settings import HubSettings, KafkaSettings
 
 
+class IdempotentProducer(faust_aiokafka.Producer):
+    """acks=all with idempotence, as our confluent-kafka producers: a retried send after a
+    broker's loss is not written twice. faust turns idempotence on only for exactly_once."""
+
+    def _settings_extra(self):
+        return {**super()._settings_extra(), "acks": "all", "enable_idempotence": True}
+
+
+class IdempotentTransport(faust_aiokafka.Transport):
+    Producer = IdempotentProducer
+
+
+class HubApp(faust.App):
+    def _new_transport(self):
+        return IdempotentTransport(self.conf.broker_consumer, self)
+
+    def _new_producer_transport(self):
+        return IdempotentTransport(self.conf.broker_producer, self)
+
+
 def faust_app(app_id: str, settings: HubSettings, host: str, port: int) -> faust.App:
     kafka = settings.kafka
-    app = faust.App(
+    app = HubApp(
         app_id,
         broker=[f"kafka://{server}" for server in kafka.bootstrap_servers.split(",")],
         broker_credentials=_credentials(kafka),

@@ -176,9 +176,10 @@ def create_app(intake: Intake, index: ReferralIndex, raw: RawTopicValidator | No
             return JSONResponse({"status": "failing", "stopped": stopped}, status_code=503)
         return {"status": "ok"}
 
-    @app.get("/metrics")
-    async def metrics():
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+    if intake.settings.ingest_metrics_port is None:  # else on that port (main.py)
+        @app.get("/metrics")
+        async def metrics():
+            return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     if encompass:  # the Key Adult's acknowledgement link, from the Encompass email
         app.include_router(acknowledgement_routes(

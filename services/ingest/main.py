@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import uvicorn
+from prometheus_client import start_http_server
 
 from referral_hub.avro import AvroCodec
 from referral_hub.config import HubConfig
@@ -25,6 +26,8 @@ def run(settings: HubSettings, config: HubConfig) -> None:
     encompass = EncompassNotifications(intake, recorded) if settings.ack_secret else None
     app = create_app(intake, ReferralIndex(settings.kafka, codec), RawTopicValidator(intake),
                      recorded, encompass)
+    if settings.ingest_metrics_port is not None:
+        start_http_server(settings.ingest_metrics_port, addr=settings.ingest_host)
     get_logger().info("ingest_starting", host=settings.ingest_host, port=settings.ingest_port,
                       config_version=config.version)
     uvicorn.run(app, host=settings.ingest_host, port=settings.ingest_port,
