@@ -39,6 +39,19 @@ def produce_and_wait(producer: Producer, topic: str, key: str, value: bytes,
         raise KafkaException(failures[0] if failures else f"no acknowledgement from {topic}")
 
 
+def without_leader(client: Producer | Consumer, topics: tuple[str, ...], timeout: float = 2.0) -> list[str]:
+    """The topics of these that cannot be written now: no answer from the cluster, or a
+    partition without a leader. (A partition short of min.insync.replicas still shows a
+    leader: a write there fails after its timeout, and is refused, not lost.)"""
+    try:
+        metadata = client.list_topics(timeout=timeout)
+    except KafkaException:
+        return list(topics)
+    return [name for name in topics
+            if name not in metadata.topics or not metadata.topics[name].partitions
+            or any(p.leader < 0 for p in metadata.topics[name].partitions.values())]
+
+
 def make_consumer(settings: KafkaSettings, group_id: str) -> Consumer:
     """A group member that commits only when told (at-least-once)."""
     return Consumer(_client_config(settings) | {

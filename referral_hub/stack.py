@@ -78,7 +78,7 @@ class Services:
             raise RuntimeError(f"port(s) {taken} already in use on 127.0.0.1: is another hub running?")
         for name in SERVICES:
             self.start_one(name)
-        self.wait_healthy(timeout)
+        self.wait_ready(timeout)
 
     def start_one(self, name: str) -> None:
         output = None
@@ -89,16 +89,18 @@ class Services:
             [sys.executable, "-m", "referral_hub.cli", name], env=os.environ | self.env,
             stdout=output, stderr=output, cwd=REPO_ROOT)
 
-    def wait_healthy(self, timeout: float) -> None:
+    def wait_ready(self, timeout: float) -> None:
+        """Until each service says it is ready: ingest can write, router and notify have
+        their partitions and run their agents."""
         deadline = time.monotonic() + timeout
         for name, url in self.urls().items():
-            while not _healthy(url):
+            while not _ready(url):
                 process = self.processes.get(name)
                 if process and process.poll() is not None:
                     raise RuntimeError(f"{name} exited with status {process.returncode}"
                                        + (f"; see {self.log_dir / (name + '.log')}" if self.log_dir else ""))
                 if time.monotonic() > deadline:
-                    raise TimeoutError(f"{name} did not answer {url}/healthz within {timeout:.0f}s")
+                    raise TimeoutError(f"{name} was not ready ({url}/ready) within {timeout:.0f}s")
                 time.sleep(0.3)
 
     def state(self, name: str) -> str:
@@ -134,9 +136,9 @@ def _in_use(port: int) -> bool:
         return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
-def _healthy(url: str) -> bool:
+def _ready(url: str) -> bool:
     try:
-        return httpx.get(f"{url}/healthz", timeout=1.0).status_code == 200
+        return httpx.get(f"{url}/ready", timeout=3.0).status_code == 200
     except httpx.HTTPError:
         return False
 

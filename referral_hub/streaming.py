@@ -60,12 +60,34 @@ def faust_app(app_id: str, settings: HubSettings, host: str, port: int) -> faust
     async def healthz(web, request):
         return web.json({"status": "ok"})
 
+    @app.page("/ready")
+    async def ready(web, request):
+        waiting = not_ready_because(app)
+        if waiting:
+            return web.json({"status": "not ready", "waiting_for": waiting}, status=503)
+        return web.json({"status": "ready"})
+
     @app.page("/metrics")
     async def metrics(web, request):
         # aiohttp refuses a charset inside content_type, so the header is set whole.
         return web.bytes(generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     return app
+
+
+def not_ready_because(app: faust.App) -> list[str]:
+    """What stands between this worker and doing its share: it has joined its group and has
+    partitions, its tables are recovered and its agents run. Empty: ready."""
+    waiting = []
+    if app.rebalancing_count == 0 or app.rebalancing:
+        waiting.append("partition assignment")
+    elif app.unassigned:
+        waiting.append("partitions (more instances than partitions?)")
+    if app.in_recovery or not app.tables.recovery.completed.is_set():
+        waiting.append("table recovery")
+    waiting += [f"agent {name}" for name, running in app.agents.items()
+                if not running.started or running.should_stop or running.crashed]
+    return waiting
 
 
 def agent(app: faust.App, topic: faust.TopicT):

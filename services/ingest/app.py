@@ -3,7 +3,8 @@
 POST /v1/incidents                      202 accepted, 401 no valid key, 413 too large, 422 refused
 POST /v1/referrals/{referral_id}/events 202 recorded (200 if already), 401 no recipient token,
                                         403 not your referral, 404 unknown, 422 bad event
-GET  /healthz, /metrics, /docs, /openapi.json
+                                        (both: 503 while the cluster cannot take the record; send again)
+GET  /healthz (live), /ready (live and can write), /metrics, /docs, /openapi.json
 """
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Literal
 
+from confluent_kafka import KafkaException
 from fastapi import Depends, FastAPI, HTTPException, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
@@ -22,12 +24,12 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict
 from referral_hub.clock import Clock
 from referral_hub.config import Recipient
 from referral_hub.incident import Incident
-from referral_hub.kafka import produce_and_wait
+from referral_hub.kafka import produce_and_wait, without_leader
 from referral_hub.logs import get_logger
 from referral_hub.metrics import CONTACT_EVENTS, INCIDENTS_REFUSED
 from referral_hub.records import contact_event
 from referral_hub.lag import LagReporter
-from referral_hub.topics import CONTACTS, INCIDENTS_RAW
+from referral_hub.topics import CONTACTS, INCIDENTS, INCIDENTS_DLQ, INCIDENTS_RAW
 from referral_hub.validation import Problem, Refused
 
 from .acknowledge import acknowledgement_routes
@@ -114,6 +116,14 @@ def create_app(intake: Intake, index: ReferralIndex, raw: RawTopicValidator | No
                                 headers={"WWW-Authenticate": "Bearer"})
         return recipient
 
+    @app.exception_handler(KafkaException)
+    async def cannot_write(_request, exc: KafkaException):
+        # Not taken, so the sender must send it again: 503 says so. (The record may still
+        # reach the broker later; the router ignores an incident it has seen.)
+        log.warning("kafka_unwritable", error_type=type(exc).__name__)
+        return JSONResponse({"detail": "the hub cannot store notifications just now; send it again"},
+                            status_code=503, headers={"Retry-After": "5"})
+
     @app.exception_handler(RequestValidationError)
     async def field_problems(_request, exc: RequestValidationError):
         return _refused([Problem(".".join(str(p) for p in e["loc"][1:]) or "(body)", e["msg"])
@@ -168,13 +178,24 @@ def create_app(intake: Intake, index: ReferralIndex, raw: RawTopicValidator | No
                  status=report.type, recipient=recipient.id)
         return Recorded(event_id=event["event_id"])
 
+    def stopped_followers() -> list[str]:
+        return [follower.name for follower in (index, recorded, raw, encompass)
+                if follower and not follower.alive]
+
     @app.get("/healthz")
     async def healthz():
-        stopped = [follower.name for follower in (index, recorded, raw, encompass)
-                   if follower and not follower.alive]
-        if stopped:
+        if stopped := stopped_followers():
             return JSONResponse({"status": "failing", "stopped": stopped}, status_code=503)
         return {"status": "ok"}
+
+    @app.get("/ready")
+    async def ready():
+        """Live, and the cluster takes writes to the topics a notification goes to."""
+        unwritable = await run_in_threadpool(without_leader, intake.producer, (INCIDENTS, INCIDENTS_DLQ))
+        waiting = stopped_followers() + [f"a leader for every partition of {t}" for t in unwritable]
+        if waiting:
+            return JSONResponse({"status": "not ready", "waiting_for": waiting}, status_code=503)
+        return {"status": "ready"}
 
     if intake.settings.ingest_metrics_port is None:  # else on that port (main.py)
         @app.get("/metrics")

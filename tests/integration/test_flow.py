@@ -199,10 +199,11 @@ def test_notifications_published_to_the_raw_topic_are_validated_the_same_way(kaf
     assert record["problems"] == [{"path": "local_authority", "problem": "is not an area this hub serves"}]
 
 
-def test_every_service_reports_health_and_metrics_and_ingest_publishes_its_api(hub, api):
+def test_every_service_reports_health_readiness_and_metrics_and_ingest_publishes_its_api(hub, api):
     import httpx
     for service, url in hub.urls().items():
         assert httpx.get(url + "/healthz", timeout=5).status_code == 200, service
+        assert httpx.get(url + "/ready", timeout=5).json() == {"status": "ready"}, service
     assert "referral_hub_incidents_accepted_total" in hub_metrics(hub, "ingest")
     assert "referral_hub_referrals_total" in hub_metrics(hub, "router")
     assert "referral_hub_time_to_notify_seconds_bucket" in hub_metrics(hub, "notify")

@@ -16,7 +16,7 @@ def test_history_survives_a_router_restart(api, topic, hub):
 
     hub.stop_one("router")
     hub.start_one("router")
-    hub.wait_healthy(timeout=60)
+    hub.wait_ready(timeout=60)
 
     assert post_incident(api, third).status_code == 202
     referrals.wait_for(lambda _: len(referrals.values(incident_id=third["incident_id"])) == 2,
@@ -58,7 +58,7 @@ def test_a_router_killed_mid_burst_loses_nothing_and_changes_nothing(api, topic,
         if index == len(burst) // 3:
             hub.kill_one("router")
     hub.start_one("router")
-    hub.wait_healthy(timeout=60)
+    hub.wait_ready(timeout=60)
 
     ids = {n["incident_id"] for n in burst}
 
