@@ -20,6 +20,7 @@ import httpx
 from .settings import REPO_ROOT
 
 BROKER_SCRIPT = REPO_ROOT / "deploy" / "kafka" / "broker.sh"
+CLUSTER_SCRIPT = REPO_ROOT / "deploy" / "kafka" / "cluster.sh"
 SERVICES = ("ingest", "router", "notify")
 
 
@@ -50,9 +51,48 @@ class LocalBroker:
 
 
 @dataclass
+class LocalCluster:
+    """Three KRaft nodes of the project's broker as one cluster (deploy/kafka/cluster.sh):
+    node n on port_base+n, its controller on port_base+10+n. Topics on it want
+    replication 3 and min.insync.replicas 2 (`topic_settings`)."""
+    port_base: int = 19100
+    run_dir: Path = REPO_ROOT / ".run" / "cluster"
+
+    @property
+    def topic_settings(self) -> dict[str, str]:
+        return {"RH_KAFKA_TOPIC_REPLICATION_FACTOR": "3", "RH_KAFKA_MIN_INSYNC_REPLICAS": "2"}
+
+    @property
+    def bootstrap(self) -> str:
+        return ",".join(f"127.0.0.1:{self.port_base + node}" for node in (1, 2, 3))
+
+    def _script(self, *command: str) -> None:
+        env = os.environ | {"KAFKA_CLUSTER_PORT_BASE": str(self.port_base),
+                            "KAFKA_CLUSTER_RUN_DIR": str(self.run_dir)}
+        subprocess.run(["bash", str(CLUSTER_SCRIPT), *command], env=env, check=True)
+
+    def start(self) -> None:
+        self._script("start")
+
+    def stop(self) -> None:
+        self._script("stop")
+
+    def reset(self) -> None:
+        self._script("reset")
+
+    def kill_node(self, node: int) -> None:
+        """SIGKILL one node, as a crashed machine."""
+        self._script("kill", str(node))
+
+    def start_node(self, node: int) -> None:
+        self._script("start-node", str(node))
+
+
+@dataclass
 class Services:
-    """The ingest, router and notify processes on loopback, configured through RH_* variables."""
-    broker: LocalBroker
+    """The ingest, router and notify processes on loopback, configured through RH_* variables.
+    Two of these on one broker, with different ports, run two instances of each service."""
+    broker: LocalBroker | LocalCluster
     ports: tuple[int, int, int] = (8080, 8081, 8082)
     log_dir: Path | None = None  # None: the services log to this terminal
     # None: memory, rebuilt from the broker's changelogs at every start, so never out of
