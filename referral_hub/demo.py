@@ -17,7 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from services.notify.sample_receiver import SampleReceiver
 
-from .avro import AvroCodec
+from .avro import AvroCodec, codec_for
 from .config import HubConfig, load_config
 from .kafka import replay_consumer
 from .route import routed_lines
@@ -209,7 +209,7 @@ def run_demo(services: Services, broker: LocalBroker, config_dir: Path,
              receiver: SampleReceiver, clock: DemoClock) -> int:
     settings = HubSettings(kafka=KafkaSettings(bootstrap_servers=broker.bootstrap), config_dir=config_dir)
     config = load_config(settings.config_dir)
-    codec = AvroCodec(settings.schema_dir)
+    codec = codec_for(settings)
     lines = sample_lines()
     expected = expected_referrals(lines, config)
     print(f"\nPosting {len(lines)} synthetic incidents to {services.urls()['ingest']}:")

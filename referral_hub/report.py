@@ -43,7 +43,7 @@ from typing import TextIO, get_args
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
 
-from .avro import AvroCodec, UnknownSchema
+from .avro import AvroCodec, UnknownSchema, codec_for
 from .config import HubConfig, Pathway, load_config
 from .incident import UK
 from .kafka import replay_consumer
@@ -508,7 +508,7 @@ def report_command(settings: HubSettings, month_text: str, as_csv: bool = False,
         print(f"report: {exc}", file=err)
         return 2
     config = load_config(settings.config_dir)
-    records = read_topics(settings.kafka, AvroCodec(settings.schema_dir))
+    records = read_topics(settings.kafka, codec_for(settings))
     for topic, count in records.undecodable.items():
         print(f"report: {count} records on {topic} could not be decoded and are left out", file=err)
     report = month_report(records, month, config)

@@ -28,7 +28,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TextIO
 
-from .avro import AvroCodec
+from .avro import AvroCodec, codec_for
 from .config import HubConfig, load_config
 from .incident import Incident
 from .kafka import ensure_topics, make_producer, produce_and_wait
@@ -154,7 +154,7 @@ def load_month(settings: HubSettings, directory: Path, out: TextIO, err: TextIO)
     except (SampleError, OSError, KeyError, json.JSONDecodeError) as exc:
         print(f"load-month: {type(exc).__name__}: {exc}", file=err)
         return 2
-    write_month(month, settings, AvroCodec(settings.schema_dir))
+    write_month(month, settings, codec_for(settings))
     print(f"{len(month.incidents)} incidents on {INCIDENTS}, {len(month.decisions)} referrals on "
           f"{REFERRALS}, {len(month.contacts)} events on {CONTACTS}, "
           f"{len(month.dead_letters)} refused on {INCIDENTS_DLQ}", file=out)

@@ -60,6 +60,10 @@ class HubSettings(BaseSettings):
 
     config_dir: Path = REPO_ROOT / "config"
     schema_dir: Path = REPO_ROOT / "schemas" / "avro"
+    # A Confluent-compatible schema registry (its base URL): every topic then uses the
+    # Confluent wire format. Unset: Avro single-object encoding (referral_hub/avro.py).
+    # Every service and reader of one hub must agree.
+    schema_registry_url: str | None = None
     ingest_host: str = "127.0.0.1"
     ingest_port: int = 8080
     # Set: ingest serves /metrics on this port only, one a NetworkPolicy can keep for

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import json
 
-from .avro import AvroCodec, UnknownSchema
+from .avro import UnknownSchema, codec_for
 from .kafka import replay_consumer
 from .settings import HubSettings
 
 
 def watch(settings: HubSettings, topic: str) -> int:
-    codec = AvroCodec(settings.schema_dir)
+    codec = codec_for(settings)
     consumer = replay_consumer(settings.kafka, topic)
     try:
         while True:
