@@ -32,4 +32,5 @@ $(INSTALLED): pyproject.toml
 clean:  ## stop local brokers and remove the virtualenv and run data
 	-for dir in .run/kafka .run/demo-kafka .run/test/kafka; do KAFKA_RUN_DIR=$$dir bash deploy/kafka/broker.sh stop; done
 	-for dir in .run/cluster .run/test/cluster/kafka; do KAFKA_CLUSTER_RUN_DIR=$$dir bash deploy/kafka/cluster.sh stop; done
+	-bash deploy/registry/registry.sh stop
 	rm -rf $(VENV) .run

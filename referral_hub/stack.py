@@ -24,21 +24,11 @@ CLUSTER_SCRIPT = REPO_ROOT / "deploy" / "kafka" / "cluster.sh"
 SERVICES = ("ingest", "router", "notify")
 
 
-@dataclass
-class LocalBroker:
-    """The project's own Kafka broker (deploy/kafka/broker.sh) on a loopback port."""
-    port: int = 9092
-    controller_port: int = 9093
-    run_dir: Path = REPO_ROOT / ".run" / "kafka"
+class ScriptedKafka:
+    """Kafka run by one of the project's scripts, which knows start, stop and reset."""
 
-    @property
-    def bootstrap(self) -> str:
-        return f"127.0.0.1:{self.port}"
-
-    def _script(self, command: str) -> None:
-        env = os.environ | {"KAFKA_PORT": str(self.port), "KAFKA_RUN_DIR": str(self.run_dir),
-                            "KAFKA_CONTROLLER_PORT": str(self.controller_port)}
-        subprocess.run(["bash", str(BROKER_SCRIPT), command], env=env, check=True)
+    def _script(self, *command: str) -> None:
+        raise NotImplementedError
 
     def start(self) -> None:
         self._script("start")
@@ -51,7 +41,24 @@ class LocalBroker:
 
 
 @dataclass
-class LocalCluster:
+class LocalBroker(ScriptedKafka):
+    """The project's own Kafka broker (deploy/kafka/broker.sh) on a loopback port."""
+    port: int = 9092
+    controller_port: int = 9093
+    run_dir: Path = REPO_ROOT / ".run" / "kafka"
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def _script(self, *command: str) -> None:
+        env = os.environ | {"KAFKA_PORT": str(self.port), "KAFKA_RUN_DIR": str(self.run_dir),
+                            "KAFKA_CONTROLLER_PORT": str(self.controller_port)}
+        subprocess.run(["bash", str(BROKER_SCRIPT), *command], env=env, check=True)
+
+
+@dataclass
+class LocalCluster(ScriptedKafka):
     """Three KRaft nodes of the project's broker as one cluster (deploy/kafka/cluster.sh):
     node n on port_base+n, its controller on port_base+10+n. Topics on it want
     replication 3 and min.insync.replicas 2 (`topic_settings`)."""
@@ -70,15 +77,6 @@ class LocalCluster:
         env = os.environ | {"KAFKA_CLUSTER_PORT_BASE": str(self.port_base),
                             "KAFKA_CLUSTER_RUN_DIR": str(self.run_dir)}
         subprocess.run(["bash", str(CLUSTER_SCRIPT), *command], env=env, check=True)
-
-    def start(self) -> None:
-        self._script("start")
-
-    def stop(self) -> None:
-        self._script("stop")
-
-    def reset(self) -> None:
-        self._script("reset")
 
     def kill_node(self, node: int) -> None:
         """SIGKILL one node, as a crashed machine."""
