@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: demo test up install clean
+.PHONY: demo test cluster-test up install clean
 
 demo: $(INSTALLED)  ## the hub on its local broker with the sample incidents; exits when done
 	$(BIN)/referral-hub demo
@@ -13,6 +13,9 @@ test: $(INSTALLED)  ## the whole suite, integration tests on the project's own K
 	bash deploy/prometheus/ensure-tools.sh  # promtool and Prometheus, for the operations tests
 	bash deploy/browser/ensure-chromium.sh  # Debian's chromium and chromedriver, for the acknowledgement page
 	$(BIN)/pytest
+
+cluster-test: $(INSTALLED)  ## production shape: three brokers, two instances of each service, things killed
+	$(BIN)/pytest -m cluster tests/cluster
 
 up: $(INSTALLED)  ## broker and services in the foreground until Ctrl-C
 	$(BIN)/referral-hub up
@@ -28,4 +31,6 @@ $(INSTALLED): pyproject.toml
 
 clean:  ## stop local brokers and remove the virtualenv and run data
 	-for dir in .run/kafka .run/demo-kafka .run/test/kafka; do KAFKA_RUN_DIR=$$dir bash deploy/kafka/broker.sh stop; done
+	-for dir in .run/cluster .run/test/cluster/kafka; do KAFKA_CLUSTER_RUN_DIR=$$dir bash deploy/kafka/cluster.sh stop; done
+	-bash deploy/registry/registry.sh stop
 	rm -rf $(VENV) .run

@@ -6,7 +6,7 @@ cluster with SASL/TLS is a change of environment, never of code.
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -40,6 +40,24 @@ class KafkaSettings(BaseSettings):
     ssl_cafile: Path | None = None
     topic_partitions: int = Field(default=3, ge=1)
     topic_replication_factor: int = Field(default=1, ge=1)
+    # Replicas that must have a write before the broker acknowledges it (acks=all). None:
+    # the broker's default. With replication 3, 2 keeps writing through one broker's loss
+    # and never acknowledges a record only one broker holds.
+    min_insync_replicas: int | None = Field(default=None, ge=1)
+
+    @model_validator(mode="after")
+    def _replicas_can_be_in_sync(self):
+        if self.min_insync_replicas and self.min_insync_replicas > self.topic_replication_factor:
+            raise ValueError("min_insync_replicas cannot exceed topic_replication_factor: "
+                             "no write would ever be acknowledged")
+        return self
+
+    def topic_config(self, compacted: bool = False) -> dict[str, str]:
+        """The per-topic settings the hub creates its topics with."""
+        config = {"cleanup.policy": "compact"} if compacted else {}
+        if self.min_insync_replicas:
+            config["min.insync.replicas"] = str(self.min_insync_replicas)
+        return config
 
     def confluent(self) -> dict[str, str]:
         """Connection settings in librdkafka's vocabulary (confluent-kafka)."""
@@ -59,9 +77,14 @@ class HubSettings(BaseSettings):
 
     config_dir: Path = EXAMPLE_CONFIG_DIR
     schema_dir: Path = SCHEMA_DIR
+    # A Confluent-compatible schema registry (its base URL): every topic then uses the
+    # Confluent wire format. Unset: Avro single-object encoding (referral_hub/adapters/avro.py).
+    # Every service and reader of one hub must agree.
+    schema_registry_url: str | None = None
     ingest_host: str = "127.0.0.1"
     ingest_port: int = 8080
-    # /metrics of ingest has an address of its own, so the API can be public without it.
+    # /metrics of ingest has an address of its own, so the API can be public without it
+    # (and a NetworkPolicy can keep this port for Prometheus).
     ingest_metrics_host: str = "127.0.0.1"
     ingest_metrics_port: int = 8083
     router_host: str = "127.0.0.1"

@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# Run a local single-node Apache Kafka 3.9 broker (KRaft, combined broker + controller)
-# from jars that Maven resolves from Maven Central. Needs only java and mvn.
+# Run a local Apache Kafka 3.9 broker (KRaft, combined broker + controller) from jars that
+# Maven resolves from Maven Central. Needs only java and mvn. One node alone by default;
+# deploy/kafka/cluster.sh runs three of them as one cluster (KAFKA_NODE_ID, KAFKA_VOTERS).
 #
-# Usage: deploy/kafka/broker.sh {fetch|start|run|stop|status|reset|tool} [args]
+# Usage: deploy/kafka/broker.sh {fetch|start|launch|wait|run|stop|status|reset|tool} [args]
 #   fetch   resolve the jars into $KAFKA_RUN_DIR/libs (skipped when up to date with pom.xml)
 #   start   fetch, format the storage once, start the broker in the background and wait
 #           until it serves requests (exit non-zero and show the log tail if it does not)
+#   launch  start without waiting (a cluster's nodes wait for each other's votes)
+#   wait    wait until the broker started by launch serves requests
 #   run     like start, but exec the broker in the foreground (for a supervising process)
 #   stop    SIGTERM the broker, SIGKILL after $KAFKA_STOP_TIMEOUT s; fine if nothing runs
 #   status  print "running" and exit 0 if the broker is up, else print "stopped", exit 1
@@ -21,6 +24,11 @@
 #   KAFKA_STOP_TIMEOUT     seconds to wait for a clean exit before SIGKILL, default 30
 #   KAFKA_HEAP_OPTS        default "-Xmx512m -Xms256m"
 #   KAFKA_CLUSTER_ID       default is a fixed id, so re-formatting is deterministic
+#   KAFKA_NODE_ID          this node's id, default 1
+#   KAFKA_VOTERS           controller.quorum.voters, default this node alone (id@127.0.0.1:controller port)
+#   KAFKA_REPLICATION      replication of internal topics and the default for others, default 1
+#   KAFKA_MIN_INSYNC       min.insync.replicas (and of the transaction log), default 1
+#   KAFKA_LIBS_DIR         where the jars go, default $KAFKA_RUN_DIR/libs (a cluster shares one)
 #   JAVA, MVN              the java / mvn commands, default "java" / "mvn"
 # With a different KAFKA_PORT, KAFKA_CONTROLLER_PORT and KAFKA_RUN_DIR, several brokers
 # can run side by side.
@@ -38,6 +46,10 @@ elif [[ "$RUN_DIR" != /* ]]; then
 fi
 PORT="${KAFKA_PORT:-9092}"
 CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-9093}"
+NODE_ID="${KAFKA_NODE_ID:-1}"
+VOTERS="${KAFKA_VOTERS:-$NODE_ID@127.0.0.1:$CONTROLLER_PORT}"
+REPLICATION="${KAFKA_REPLICATION:-1}"
+MIN_INSYNC="${KAFKA_MIN_INSYNC:-1}"
 START_TIMEOUT="${KAFKA_START_TIMEOUT:-90}"
 STOP_TIMEOUT="${KAFKA_STOP_TIMEOUT:-30}"
 HEAP_OPTS="${KAFKA_HEAP_OPTS:--Xmx512m -Xms256m}"
@@ -52,7 +64,7 @@ POM="$SCRIPT_DIR/pom.xml"
 TEMPLATE="$SCRIPT_DIR/server.properties"
 LOG4J_CONF="$SCRIPT_DIR/log4j.properties"
 
-LIBS_DIR="$RUN_DIR/libs"
+LIBS_DIR="${KAFKA_LIBS_DIR:-$RUN_DIR/libs}"
 LIBS_STAMP="$LIBS_DIR/.fetched"
 DATA_DIR="$RUN_DIR/data"
 LOGS_DIR="$RUN_DIR/logs"
@@ -161,11 +173,16 @@ write_props() {
             for (i in k) if (!(k[i] in seen)) printf "%s ", k[i]
         }' "$TEMPLATE")"
     [[ -z "$missing" ]] || die "$TEMPLATE lacks: $missing"
-    awk -v data="$DATA_DIR" -v host="$HOST" -v port="$PORT" -v cport="$CONTROLLER_PORT" '
+    awk -v data="$DATA_DIR" -v host="$HOST" -v port="$PORT" -v cport="$CONTROLLER_PORT" \
+        -v node="$NODE_ID" -v voters="$VOTERS" -v replication="$REPLICATION" -v insync="$MIN_INSYNC" '
         /^log\.dirs=/                 { print "log.dirs=" data; next }
         /^listeners=/                 { print "listeners=PLAINTEXT://" host ":" port ",CONTROLLER://" host ":" cport; next }
         /^advertised\.listeners=/     { print "advertised.listeners=PLAINTEXT://" host ":" port; next }
-        /^controller\.quorum\.voters=/ { print "controller.quorum.voters=1@" host ":" cport; next }
+        /^controller\.quorum\.voters=/ { print "controller.quorum.voters=" voters; next }
+        /^node\.id=/                  { print "node.id=" node; next }
+        /^(default\.replication\.factor|offsets\.topic\.replication\.factor|transaction\.state\.log\.replication\.factor)=/ {
+                                        sub(/=.*/, "=" replication); print; next }
+        /^(min\.insync\.replicas|transaction\.state\.log\.min\.isr)=/ { sub(/=.*/, "=" insync); print; next }
         { print }' "$TEMPLATE" >"$PROPS.tmp"
     mv "$PROPS.tmp" "$PROPS"
 }
@@ -218,7 +235,7 @@ wait_ready() {
             if out="$(timeout 30 "$JAVA" -Xmx128m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 \
                     -Dlog4j.configuration="file:$TOOLS_LOG4J" -cp "$(classpath)" \
                     kafka.admin.BrokerApiVersionsCommand --bootstrap-server "$HOST:$PORT" 2>&1)" \
-                && [[ "$out" == *"(id: 1 "* ]]; then
+                && [[ "$out" == *"(id: $NODE_ID "* ]]; then
                 return 0
             fi
         fi
@@ -238,7 +255,9 @@ show_log_tail() {
     done
 }
 
+# $1: "wait" to return only once the broker serves, "launch" to return once it runs.
 do_start() {
+    local mode="${1:-wait}"
     take_lock
     local pid
     if pid="$(broker_pid)"; then
@@ -264,6 +283,7 @@ do_start() {
     fi
     pid=$!
     echo "$pid" >"$PID_FILE"
+    [[ "$mode" == wait ]] || { log "started broker pid $pid (node $NODE_ID, $HOST:$PORT)"; return 0; }
     log "started broker pid $pid; waiting for $HOST:$PORT (timeout ${START_TIMEOUT}s)"
     local t0=$SECONDS
     if ! wait_ready "$pid"; then
@@ -272,6 +292,12 @@ do_start() {
         die "broker failed to start"
     fi
     log "broker is serving on $HOST:$PORT (pid $pid, ready after $((SECONDS - t0))s)"
+}
+
+do_wait() {
+    local pid
+    pid="$(broker_pid)" || die "no broker running in $RUN_DIR"
+    wait_ready "$pid" || { show_log_tail; die "broker (pid $pid) is not serving"; }
 }
 
 do_run() {
@@ -342,7 +368,7 @@ do_tool() {
 }
 
 usage() {
-    sed -n '2,25p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+    sed -n '2,34p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 }
 
 main() {
@@ -350,7 +376,9 @@ main() {
     [[ $# -gt 0 ]] && shift
     case "$cmd" in
         fetch)  take_lock; do_fetch ;;
-        start)  do_start ;;
+        start)  do_start wait ;;
+        launch) do_start launch ;;
+        wait)   do_wait ;;
         run)    do_run ;;
         stop)   do_stop ;;
         status) do_status ;;

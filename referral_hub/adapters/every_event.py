@@ -35,7 +35,7 @@ Step = Literal["process", "go_back"]
 
 def next_step(expected: int | None, offset: int) -> Step:
     """`expected`: the offset after the last one processed in this partition since the last
-    rebalance (None before the first: faust has just sought to its last commit)."""
+    rebalance; before the first, the group's committed offset (None: not known)."""
     return "go_back" if expected is not None and offset > expected else "process"
 
 
@@ -56,7 +56,9 @@ class EveryEvent:
             if message.generation_id != self._generation:  # a rebalance: faust sought again
                 self._generation, self._expected, self._going_back = message.generation_id, {}, {}
             tp = message.tp
-            expected = self._expected.get(tp)
+            if tp not in self._expected:
+                self._expected[tp] = await self._where_faust_should_start(tp)
+            expected = self._expected[tp]
             if next_step(expected, message.offset) == "go_back":
                 await self._go_back(tp, expected, message.offset)
                 continue  # never acked, so never committed: it comes again after the seek
@@ -64,6 +66,17 @@ class EveryEvent:
             yield event
             self._expected[tp] = message.offset + 1
             await manual.ack(event)
+
+    async def _where_faust_should_start(self, tp: TP) -> int | None:
+        """The group's committed offset, else the partition's first. After a rebalance faust
+        can hand out a partition's events from past its committed offset: seen in a rolling
+        restart of two routers, and faust then commits past the ones it skipped (it takes
+        gaps for transaction markers), so they were lost for good."""
+        thread = self._app.consumer._thread  # aiokafka's consumer runs in faust's thread
+        committed = await thread.call_thread(thread._ensure_consumer().committed, tp)
+        if committed is None:
+            committed = (await self._app.consumer.earliest_offsets(tp)).get(tp)
+        return committed
 
     async def _go_back(self, tp: TP, missing: int, seen: int) -> None:
         if self._going_back.get(tp, (None,))[0] == missing:

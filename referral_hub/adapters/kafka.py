@@ -83,6 +83,19 @@ def produce_and_wait(producer: Producer, topic: str, key: str, value: bytes) -> 
         raise NotConfirmed(f"{topic}: {outcome[0] if outcome else 'no delivery report'}")
 
 
+def without_leader(client: Producer | Consumer, topics: tuple[str, ...], timeout: float = 2.0) -> list[str]:
+    """The topics of these that cannot be written now: no answer from the cluster, or a
+    partition without a leader. (A partition short of min.insync.replicas still shows a
+    leader: a write there fails after its timeout, and is refused, not lost.)"""
+    try:
+        metadata = client.list_topics(timeout=timeout)
+    except KafkaException:
+        return list(topics)
+    return [name for name in topics
+            if name not in metadata.topics or not metadata.topics[name].partitions
+            or any(p.leader < 0 for p in metadata.topics[name].partitions.values())]
+
+
 def make_consumer(settings: KafkaSettings, group_id: str,
                   on_error: Callable[[KafkaError], None] | None = None) -> Consumer:
     """A group member that commits only when told (at-least-once). `on_error` hears the
@@ -120,7 +133,7 @@ def ensure_topics(settings: KafkaSettings, names: list[str] | tuple[str, ...],
     existing = set(admin.list_topics(timeout=15).topics)
     wanted = [NewTopic(name, num_partitions=settings.topic_partitions,
                        replication_factor=settings.topic_replication_factor,
-                       config={"cleanup.policy": "compact"} if compacted else {})
+                       config=settings.topic_config(compacted))
               for name in names if name not in existing]
     for future in (admin.create_topics(wanted) if wanted else {}).values():
         try:

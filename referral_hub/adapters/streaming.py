@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import faust
 from faust.web import drivers as web_drivers
 from faust.web.drivers.aiohttp import Web as AiohttpWeb
+from faust.transport.drivers import aiokafka as faust_aiokafka
 from mode import CrashingSupervisor
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -27,9 +28,42 @@ WEB_DRIVER = "hub-own-pages"
 web_drivers.DRIVERS.aliases[WEB_DRIVER] = f"{__name__}:OwnPagesOnly"
 
 
+class IdempotentProducer(faust_aiokafka.Producer):
+    """acks=all with idempotence, as our confluent-kafka producers: a retried send after a
+    broker's loss is not written twice. faust turns idempotence on only for exactly_once."""
+
+    def _settings_extra(self):
+        return {**super()._settings_extra(), "acks": "all", "enable_idempotence": True}
+
+
+class IdempotentTransport(faust_aiokafka.Transport):
+    Producer = IdempotentProducer
+
+
+class HubTable(faust.Table):
+    """faust checks a table's changelog against its source topic on the first event, and
+    takes a topic its consumer's metadata does not show yet for one of 0 partitions: a
+    mismatch, and the worker crashes. Seen on the three-node cluster, where a topic created
+    a moment before is not yet known to every broker. Unknown is not checked (and checked
+    again next time); the metadata refresh below soon makes it known."""
+
+    def _verify_source_topic_partitions(self, source_topic: str) -> None:
+        consumer = self.app.consumer
+        if consumer.topic_partitions(source_topic) and consumer.topic_partitions(self.changelog_topic_name):
+            super()._verify_source_topic_partitions(source_topic)
+
+
+class HubApp(faust.App):
+    def _new_transport(self):
+        return IdempotentTransport(self.conf.broker_consumer, self)
+
+    def _new_producer_transport(self):
+        return IdempotentTransport(self.conf.broker_producer, self)
+
+
 def faust_app(app_id: str, settings: HubSettings, host: str, port: int) -> faust.App:
     kafka = settings.kafka
-    app = faust.App(
+    app = HubApp(
         app_id,
         broker=[f"kafka://{server}" for server in kafka.bootstrap_servers.split(",")],
         broker_credentials=_credentials(kafka),
@@ -40,6 +74,10 @@ def faust_app(app_id: str, settings: HubSettings, host: str, port: int) -> faust
         # A worker that died is replaced after 10 s rather than faust's default 60 s.
         broker_session_timeout=10.0,
         broker_heartbeat_interval=3.0,
+        # A topic missing from the consumer's metadata (just created, see HubTable) is
+        # looked for again after 10 s, not aiokafka's 5 minutes; its partitions then join.
+        consumer_metadata_max_age_ms=10_000,
+        Table=HubTable,
         store=settings.state_store,
         datadir=str(settings.state_dir / app_id),
         topic_partitions=kafka.topic_partitions,
@@ -53,12 +91,34 @@ def faust_app(app_id: str, settings: HubSettings, host: str, port: int) -> faust
     async def healthz(web, request):
         return web.json({"status": "ok"})
 
+    @app.page("/ready")
+    async def ready(web, request):
+        waiting = not_ready_because(app)
+        if waiting:
+            return web.json({"status": "not ready", "waiting_for": waiting}, status=503)
+        return web.json({"status": "ready"})
+
     @app.page("/metrics")
     async def metrics(web, request):
         # aiohttp refuses a charset inside content_type, so the header is set whole.
         return web.bytes(generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     return app
+
+
+def not_ready_because(app: faust.App) -> list[str]:
+    """What stands between this worker and doing its share: it has joined its group and has
+    partitions, its tables are recovered and its agents run. Empty: ready."""
+    waiting = []
+    if app.rebalancing_count == 0 or app.rebalancing:
+        waiting.append("partition assignment")
+    elif app.unassigned:
+        waiting.append("partitions (more instances than partitions?)")
+    if app.in_recovery or not app.tables.recovery.completed.is_set():
+        waiting.append("table recovery")
+    waiting += [f"agent {name}" for name, running in app.agents.items()
+                if not running.started or running.should_stop or running.crashed]
+    return waiting
 
 
 def agent(app: faust.App, topic: faust.TopicT):

@@ -19,7 +19,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from referral_hub.services.notify.sample_receiver import SampleReceiver
 
-from referral_hub.adapters.avro import AvroCodec
+from referral_hub.adapters.avro import AvroCodec, codec_for
 from referral_hub.adapters.clock import set_clock_file
 from referral_hub.config import HubConfig, load_config
 from referral_hub.adapters.kafka import replay_consumer
@@ -261,7 +261,7 @@ def run_demo(services: Services, broker: LocalBroker, config_dir: Path,
              receiver: SampleReceiver, clock: DemoClock) -> int:
     settings = HubSettings(kafka=KafkaSettings(bootstrap_servers=broker.bootstrap), config_dir=config_dir)
     config = load_config(settings.config_dir)
-    codec = AvroCodec(settings.schema_dir)
+    codec = codec_for(settings)
     lines = sample_lines()
     expected = expected_referrals(lines, config)
     print(f"\nPosting {len(lines)} synthetic incidents to {services.urls()['ingest']}:")

@@ -42,7 +42,7 @@ from typing import TextIO, get_args
 
 from confluent_kafka import KafkaException
 
-from referral_hub.adapters.avro import AvroCodec, UnknownSchema
+from referral_hub.adapters.avro import AvroCodec, UnknownSchema, codec_for
 from referral_hub.config import HubConfig, Pathway, load_config
 from referral_hub.core.incident import UK
 from referral_hub.adapters.kafka import existing_topics, replay_consumer
@@ -537,7 +537,7 @@ def report_command(settings: HubSettings, month_text: str, as_csv: bool = False,
         print(f"report: {exc}", file=err)
         return 2
     config = load_config(settings.config_dir)
-    records = read_topics(settings.kafka, AvroCodec(settings.schema_dir),
+    records = read_topics(settings.kafka, codec_for(settings),
                           Progress(err, "report", "records read"))
     for topic, count in records.undecodable.items():
         print(f"report: {count} records on {topic} could not be decoded and are left out", file=err)

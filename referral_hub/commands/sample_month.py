@@ -28,7 +28,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TextIO
 
-from referral_hub.adapters.avro import AvroCodec
+from referral_hub.adapters.avro import AvroCodec, codec_for
 from referral_hub.config import HubConfig, load_config
 from referral_hub.core.incident import Incident
 from referral_hub.adapters.kafka import ensure_topics, existing_topics, make_producer, produce_and_wait
@@ -157,7 +157,7 @@ def load_month(settings: HubSettings, directory: Path, out: TextIO, err: TextIO)
         print(f"load-month: {type(exc).__name__}: {exc}", file=err)
         return 2
     existing_topics(settings.kafka)  # a broker that does not answer is one line, at once
-    write_month(month, settings, AvroCodec(settings.schema_dir),
+    write_month(month, settings, codec_for(settings),
                 Progress(err, "load-month", "records written"))
     print(f"{len(month.incidents)} incidents on {INCIDENTS}, {len(month.decisions)} referrals on "
           f"{REFERRALS}, {len(month.contacts)} events on {CONTACTS}, "

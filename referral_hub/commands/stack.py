@@ -21,37 +21,15 @@ import httpx
 from referral_hub.settings import REPO_ROOT
 
 BROKER_SCRIPT = REPO_ROOT / "deploy" / "kafka" / "broker.sh"
+CLUSTER_SCRIPT = REPO_ROOT / "deploy" / "kafka" / "cluster.sh"
 SERVICES = ("ingest", "router", "notify")
 
 
-@dataclass
-class LocalBroker:
-    """The project's own Kafka broker (deploy/kafka/broker.sh) on a loopback port."""
-    port: int = 9092
-    controller_port: int = 9093
-    run_dir: Path = REPO_ROOT / ".run" / "kafka"
-    log_file: Path | None = None  # None: broker.sh's messages on this terminal
+class ScriptedKafka:
+    """Kafka run by one of the project's scripts, which knows start, stop and reset."""
 
-    @property
-    def bootstrap(self) -> str:
-        return f"127.0.0.1:{self.port}"
-
-    def _script(self, command: str) -> None:
-        env = os.environ | {"KAFKA_PORT": str(self.port), "KAFKA_RUN_DIR": str(self.run_dir),
-                            "KAFKA_CONTROLLER_PORT": str(self.controller_port)}
-        output = None
-        if self.log_file:
-            self.log_file.parent.mkdir(parents=True, exist_ok=True)
-            output = open(self.log_file, "ab")
-        try:
-            status = subprocess.run(["bash", str(BROKER_SCRIPT), command], env=env,
-                                    stdout=output, stderr=output).returncode
-        finally:
-            if output:
-                output.close()
-        if status:
-            raise RuntimeError(f"the local Kafka broker failed to {command} (broker.sh exit status "
-                               f"{status})" + (f"; see {self.log_file}" if self.log_file else ""))
+    def _script(self, *command: str) -> None:
+        raise NotImplementedError
 
     def start(self) -> None:
         self._script("start")
@@ -64,9 +42,69 @@ class LocalBroker:
 
 
 @dataclass
+class LocalBroker(ScriptedKafka):
+    """The project's own Kafka broker (deploy/kafka/broker.sh) on a loopback port."""
+    port: int = 9092
+    controller_port: int = 9093
+    run_dir: Path = REPO_ROOT / ".run" / "kafka"
+    log_file: Path | None = None  # None: broker.sh's messages on this terminal
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def _script(self, *command: str) -> None:
+        env = os.environ | {"KAFKA_PORT": str(self.port), "KAFKA_RUN_DIR": str(self.run_dir),
+                            "KAFKA_CONTROLLER_PORT": str(self.controller_port)}
+        output = None
+        if self.log_file:
+            self.log_file.parent.mkdir(parents=True, exist_ok=True)
+            output = open(self.log_file, "ab")
+        try:
+            status = subprocess.run(["bash", str(BROKER_SCRIPT), *command], env=env,
+                                    stdout=output, stderr=output).returncode
+        finally:
+            if output:
+                output.close()
+        if status:
+            raise RuntimeError(f"the local Kafka broker failed to {' '.join(command)} (broker.sh exit status "
+                               f"{status})" + (f"; see {self.log_file}" if self.log_file else ""))
+
+
+@dataclass
+class LocalCluster(ScriptedKafka):
+    """Three KRaft nodes of the project's broker as one cluster (deploy/kafka/cluster.sh):
+    node n on port_base+n, its controller on port_base+10+n. Topics on it want
+    replication 3 and min.insync.replicas 2 (`topic_settings`)."""
+    port_base: int = 19100
+    run_dir: Path = REPO_ROOT / ".run" / "cluster"
+
+    @property
+    def topic_settings(self) -> dict[str, str]:
+        return {"RH_KAFKA_TOPIC_REPLICATION_FACTOR": "3", "RH_KAFKA_MIN_INSYNC_REPLICAS": "2"}
+
+    @property
+    def bootstrap(self) -> str:
+        return ",".join(f"127.0.0.1:{self.port_base + node}" for node in (1, 2, 3))
+
+    def _script(self, *command: str) -> None:
+        env = os.environ | {"KAFKA_CLUSTER_PORT_BASE": str(self.port_base),
+                            "KAFKA_CLUSTER_RUN_DIR": str(self.run_dir)}
+        subprocess.run(["bash", str(CLUSTER_SCRIPT), *command], env=env, check=True)
+
+    def kill_node(self, node: int) -> None:
+        """SIGKILL one node, as a crashed machine."""
+        self._script("kill", str(node))
+
+    def start_node(self, node: int) -> None:
+        self._script("start-node", str(node))
+
+
+@dataclass
 class Services:
-    """The ingest, router and notify processes on loopback, configured through RH_* variables."""
-    broker: LocalBroker
+    """The ingest, router and notify processes on loopback, configured through RH_* variables.
+    Two of these on one broker, with different ports, run two instances of each service."""
+    broker: LocalBroker | LocalCluster
     ports: tuple[int, int, int] = (8080, 8081, 8082)
     ingest_metrics_port: int = 8083  # ingest's /metrics; router and notify serve it on their ports
     log_dir: Path | None = None  # None: the services log to this terminal
@@ -98,7 +136,7 @@ class Services:
             raise RuntimeError(f"port(s) {taken} already in use on 127.0.0.1: is another hub running?")
         for name in SERVICES:
             self.start_one(name)
-        self.wait_healthy(timeout)
+        self.wait_ready(timeout)
 
     def start_one(self, name: str) -> None:
         output = None
@@ -109,16 +147,18 @@ class Services:
             [sys.executable, "-m", "referral_hub.commands.cli", name], env=os.environ | self.env,
             stdout=output, stderr=output, cwd=REPO_ROOT)
 
-    def wait_healthy(self, timeout: float) -> None:
+    def wait_ready(self, timeout: float) -> None:
+        """Until each service says it is ready: ingest can write, router and notify have
+        their partitions and run their agents."""
         deadline = time.monotonic() + timeout
         for name, url in self.urls().items():
-            while not _healthy(url):
+            while not _ready(url):
                 process = self.processes.get(name)
                 if process and process.poll() is not None:
                     raise RuntimeError(f"{name} exited with status {process.returncode}"
                                        + (f"; see {self.log_dir / (name + '.log')}" if self.log_dir else ""))
                 if time.monotonic() > deadline:
-                    raise TimeoutError(f"{name} did not answer {url}/healthz within {timeout:.0f}s")
+                    raise TimeoutError(f"{name} was not ready ({url}/ready) within {timeout:.0f}s")
                 time.sleep(0.3)
 
     def state(self, name: str) -> str:
@@ -154,9 +194,9 @@ def port_in_use(port: int) -> bool:
         return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
-def _healthy(url: str) -> bool:
+def _ready(url: str) -> bool:
     try:
-        return httpx.get(f"{url}/healthz", timeout=1.0).status_code == 200
+        return httpx.get(f"{url}/ready", timeout=3.0).status_code == 200
     except httpx.HTTPError:
         return False
 

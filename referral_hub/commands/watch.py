@@ -11,7 +11,7 @@ from typing import TextIO
 
 from confluent_kafka import KafkaError
 
-from referral_hub.adapters.avro import AvroCodec, UnknownSchema
+from referral_hub.adapters.avro import UnknownSchema, codec_for
 from referral_hub.adapters.kafka import replay_consumer, require_topics
 from referral_hub.settings import HubSettings
 
@@ -32,7 +32,7 @@ def watch(settings: HubSettings, topic: str, most: int | None = None,
           out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
     """Print the topic's records from its start, until Ctrl-C or `most` records."""
     require_topics(settings.kafka, [topic])
-    codec = AvroCodec(settings.schema_dir)
+    codec = codec_for(settings)
     consumer = replay_consumer(settings.kafka, topic, on_error=BrokerTrouble(err))
     until = f"{most} record(s)" if most is not None else "Ctrl-C"
     print(f"watch: {topic} on {settings.kafka.bootstrap_servers} from its start, following "

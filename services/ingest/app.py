@@ -4,7 +4,7 @@ POST /v1/incidents                      202 accepted (with any data_problems), 4
                                         413 too large, 422 refused
 POST /v1/referrals/{referral_id}/events 202 recorded (200 if already), 401 no recipient token,
                                         403 not your referral, 404 unknown, 422 bad event
-GET  /healthz, /docs (offline), /openapi.json
+GET  /healthz (live), /ready (live and can write), /docs (offline), /openapi.json
 Any of them: 431 headers too large; 503 not confirmed, resend (api_docs.py documents each).
 /metrics is on a port of its own (RH_INGEST_METRICS_PORT, services/ingest/main.py).
 """
@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Literal
 
+from confluent_kafka import KafkaException
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi_offline import FastAPIOffline
 from fastapi.concurrency import run_in_threadpool
@@ -25,12 +26,12 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict
 from referral_hub.adapters.clock import Clock
 from referral_hub.config import Recipient
 from referral_hub.core.incident import Incident
-from referral_hub.adapters.kafka import NotConfirmed, produce_and_wait
+from referral_hub.adapters.kafka import NotConfirmed, produce_and_wait, without_leader
 from referral_hub.adapters.logs import get_logger
 from referral_hub.adapters.metrics import CONTACT_EVENTS, INCIDENTS_REFUSED
 from referral_hub.adapters.records import contact_event
 from referral_hub.adapters.lag import LagReporter
-from referral_hub.adapters.topics import CONTACTS, raw_topics
+from referral_hub.adapters.topics import CONTACTS, INCIDENTS, INCIDENTS_DLQ, raw_topics
 from referral_hub.core.validation import Problem, Refused
 
 from .acknowledge import acknowledgement_routes
@@ -109,8 +110,9 @@ def create_app(intake: Intake, index: ReferralIndex, raw: RawTopicValidator | No
                          for e in exc.errors()])
 
     @app.exception_handler(NotConfirmed)
-    async def not_confirmed(_request, _exc: NotConfirmed):
-        log.warning("write_not_confirmed", source=HTTP)
+    @app.exception_handler(KafkaException)  # the cluster refused the write outright
+    async def not_confirmed(_request, exc: NotConfirmed | KafkaException):
+        log.warning("write_not_confirmed", source=HTTP, error_type=type(exc).__name__)
         return JSONResponse(NotKept().model_dump(), status_code=503,
                             headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
 
@@ -166,16 +168,29 @@ def create_app(intake: Intake, index: ReferralIndex, raw: RawTopicValidator | No
                  status=report.type, recipient=recipient.id)
         return Recorded(event_id=event["event_id"])
 
+    def stopped_followers() -> list[str]:
+        return [follower.name for follower in (index, recorded, raw, encompass)
+                if follower and not follower.alive]
+
     @app.get("/healthz", tags=["operations"], summary="Is ingest running?",
              responses=HEALTH_RESPONSES)
     async def healthz():
         """200 while every part of ingest runs (the API and its followers of the referral,
         contact, delivery and raw topics); 503 naming the parts that have stopped."""
-        stopped = [follower.name for follower in (index, recorded, raw, encompass)
-                   if follower and not follower.alive]
-        if stopped:
+        if stopped := stopped_followers():
             return JSONResponse({"status": "failing", "stopped": stopped}, status_code=503)
         return {"status": "ok"}
+
+    @app.get("/ready", tags=["operations"], summary="Can ingest take notifications now?",
+             responses=HEALTH_RESPONSES)
+    async def ready():
+        """200 when live and the cluster takes writes to the topics a notification goes to
+        (a leader for every partition); 503 naming what it waits for."""
+        unwritable = await run_in_threadpool(without_leader, intake.producer, (INCIDENTS, INCIDENTS_DLQ))
+        waiting = stopped_followers() + [f"a leader for every partition of {t}" for t in unwritable]
+        if waiting:
+            return JSONResponse({"status": "not ready", "waiting_for": waiting}, status_code=503)
+        return {"status": "ready"}
 
     if encompass:  # the Key Adult's acknowledgement link, from the Encompass email
         app.include_router(acknowledgement_routes(

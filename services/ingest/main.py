@@ -4,7 +4,7 @@ from __future__ import annotations
 import uvicorn
 from prometheus_client import start_http_server
 
-from referral_hub.adapters.avro import AvroCodec
+from referral_hub.adapters.avro import codec_for
 from referral_hub.config import HubConfig
 from referral_hub.adapters.kafka import ensure_topics, make_producer
 from referral_hub.adapters.logs import get_logger
@@ -21,7 +21,7 @@ from .referral_index import RecordedEvents, ReferralIndex
 
 def run(settings: HubSettings, config: HubConfig) -> None:
     ensure_topics(settings.kafka, [*CORE_TOPICS, *raw_topics(config.forces)])
-    codec = AvroCodec(settings.schema_dir)
+    codec = codec_for(settings)
     intake = Intake(settings, config, codec, make_producer(settings.kafka))
     recorded = RecordedEvents(settings.kafka, codec)
     encompass = EncompassNotifications(intake, recorded) if settings.ack_secret else None

@@ -1,5 +1,5 @@
 """`referral-hub notify`: the faust worker that delivers referrals to recipients."""
-from referral_hub.adapters.avro import AvroCodec
+from referral_hub.adapters.avro import codec_for
 from referral_hub.config import HubConfig
 from referral_hub.adapters.kafka import ensure_topics
 from referral_hub.settings import HubSettings
@@ -13,4 +13,4 @@ from .app import APP_ID, create_app
 def run(settings: HubSettings, config: HubConfig) -> None:
     ensure_topics(settings.kafka, [*CORE_TOPICS, *config.recipient_topics()])
     LagReporter(settings.kafka, APP_ID, [DELIVERIES]).start()
-    run_worker(create_app(settings, config, AvroCodec(settings.schema_dir)), settings)
+    run_worker(create_app(settings, config, codec_for(settings)), settings)

@@ -1,5 +1,5 @@
 """`referral-hub router`: the faust worker that applies the pathway rules."""
-from referral_hub.adapters.avro import AvroCodec
+from referral_hub.adapters.avro import codec_for
 from referral_hub.config import HubConfig
 from referral_hub.adapters.kafka import ensure_topics
 from referral_hub.settings import HubSettings
@@ -15,4 +15,4 @@ def run(settings: HubSettings, config: HubConfig) -> None:
     ensure_topics(settings.kafka, CORE_TOPICS)
     LagReporter(settings.kafka, APP_ID, [INCIDENTS, INCIDENTS_BY_PAIR, INCIDENTS_BY_PERPETRATOR,
                                          CONTACTS, REFERRAL_CHECKS]).start()
-    run_worker(create_app(settings, config, AvroCodec(settings.schema_dir)), settings)
+    run_worker(create_app(settings, config, codec_for(settings)), settings)

@@ -12,6 +12,7 @@ from referral_hub.adapters.kafka import replay_consumer
 from referral_hub.settings import REPO_ROOT, KafkaSettings
 
 WAIT = 60.0
+READ_BEFORE_CHECKING = 500
 CONFIG = load_config(REPO_ROOT / "config")
 
 
@@ -20,15 +21,19 @@ class TopicReader:
         self.codec, self.schema, self.records = codec, schema, []
         self.consumer = replay_consumer(kafka, topic)
 
-    def _poll(self) -> None:
+    def _poll(self) -> bool:
+        """Read one record if one comes within a moment; whether one did."""
         message = self.consumer.poll(0.2)
-        if message is not None and not message.error():
+        if message is None:
+            return False
+        if not message.error():
             value = message.value()
             if self.schema == "any":  # recipient topics: the record type names itself
                 decoded = self.codec.decode_any(value)[1]
             else:
                 decoded = self.codec.decode(self.schema, value) if self.schema else value
             self.records.append((message.key().decode() if message.key() else None, decoded))
+        return True
 
     def wait_for(self, condition: Callable[[list], bool], what: str | Callable[[], str],
                  timeout: float = WAIT) -> list:
@@ -39,7 +44,9 @@ class TopicReader:
             if time.monotonic() > deadline:
                 awaited = what() if callable(what) else what
                 raise AssertionError(f"timed out after {timeout:.0f}s waiting for {awaited}")
-            self._poll()
+            for _ in range(READ_BEFORE_CHECKING):  # the condition may read every record
+                if not self._poll():
+                    break
         return self.records
 
     def read_to_end(self) -> list:
@@ -108,4 +115,4 @@ def post_restarting_the_router(api, hub, burst: list[dict], after: int, kill: bo
         if index == after:
             (hub.kill_one if kill else hub.stop_one)("router")
     hub.start_one("router")
-    hub.wait_healthy(timeout=60)
+    hub.wait_ready(timeout=60)

@@ -233,10 +233,11 @@ def test_a_raw_topic_speaks_for_its_own_force_only(kafka, topic, hub):
     assert f'referral_hub_dead_letters_total{{source="{cheshire_topic}"}} 1.0' in hub_metrics(hub, "ingest")
 
 
-def test_every_service_reports_health_and_metrics_and_ingest_publishes_its_api(hub, api):
+def test_every_service_reports_health_readiness_and_metrics_and_ingest_publishes_its_api(hub, api):
     import httpx
     for service, url in hub.urls().items():
         assert httpx.get(url + "/healthz", timeout=5).status_code == 200, service
+        assert httpx.get(url + "/ready", timeout=5).json() == {"status": "ready"}, service
     assert "referral_hub_incidents_accepted_total" in hub_metrics(hub, "ingest")
     assert "referral_hub_referrals_total" in hub_metrics(hub, "router")
     assert "referral_hub_time_to_notify_seconds_bucket" in hub_metrics(hub, "notify")

@@ -29,7 +29,7 @@ def test_notify_killed_mid_burst_delivers_every_referral(api, topic, hub, webhoo
                        "every referral decided")
     expected = {r["referral_id"]: r for r in referrals.values() if r["incident_id"] in ids}
     hub.start_one("notify")
-    hub.wait_healthy(timeout=60)
+    hub.wait_ready(timeout=60)
 
     contacts = topic(CONTACTS, "contact-event")
 

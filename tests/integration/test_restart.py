@@ -17,7 +17,7 @@ def test_history_survives_a_router_restart(api, topic, hub):
 
     hub.stop_one("router")
     hub.start_one("router")
-    hub.wait_healthy(timeout=60)
+    hub.wait_ready(timeout=60)
 
     assert post_incident(api, third).status_code == 202
     referrals.wait_for(lambda _: len(referrals.values(incident_id=third["incident_id"])) == 2,

@@ -43,7 +43,7 @@ def test_an_overdue_marac_referral_is_reported_once_then_daily_and_survives_a_re
 
     hub.stop_one("router")  # a restart neither forgets the referral nor reports it again
     hub.start_one("router")
-    hub.wait_healthy(timeout=60)
+    hub.wait_ready(timeout=60)
     wait_until(lambda: overdue_gauge(hub) == 1.0, "the overdue gauge after the restart")
 
     clock(due + timedelta(days=1, seconds=2))

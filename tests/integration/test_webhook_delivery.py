@@ -79,7 +79,7 @@ def test_a_webhook_down_for_an_hour_gets_everything_once_in_order(api, topic, we
         hub.kill_one("notify")
         shutil.rmtree(hub.state_dir / NOTIFY_APP_ID)
         hub.start_one("notify")
-        hub.wait_healthy(timeout=60)
+        hub.wait_ready(timeout=60)
 
         webhooks.behaviour.update(dict.fromkeys(WEBHOOK_RECIPIENTS, "accept"))
         clock(start + timedelta(minutes=75))  # past every retry time (10 minutes at most)
