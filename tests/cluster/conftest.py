@@ -4,7 +4,8 @@ at replication 3 with min.insync.replicas 2, and two instances of each service.
 Not part of `make test`: `make cluster-test` runs it (pytest -m cluster). Ports come from
 RH_TEST_PORT_BASE like the integration tests', 100 above them: the nodes on base+101..103
 (controllers base+111..113), instance A of the services on base+180..182, B on
-base+183..185, the webhook recipients on base+190.
+base+183..185 (their ingests' /metrics on base+186 and base+187), the webhook recipients
+on base+190.
 
 Sefton's MARAC and IDVA take referrals by webhook, so "none delivered twice" is checked
 where it matters most: at a recipient's door.
@@ -25,6 +26,7 @@ RUN_DIR = REPO_ROOT / ".run" / "test" / "cluster"
 PORT_BASE = int(os.environ.get("RH_TEST_PORT_BASE", "18000")) + 100
 INSTANCE_PORTS = {"A": (PORT_BASE + 80, PORT_BASE + 81, PORT_BASE + 82),
                   "B": (PORT_BASE + 83, PORT_BASE + 84, PORT_BASE + 85)}
+INGEST_METRICS_PORTS = {"A": PORT_BASE + 86, "B": PORT_BASE + 87}
 WEBHOOK_PORT = PORT_BASE + 90
 WEBHOOK_SECRET = "cluster-test-webhook-secret-0123"
 WEBHOOK_RECIPIENTS = ("sefton-marac", "sefton-idva")
@@ -84,7 +86,8 @@ def hub(cluster, receiver, config_dir):
     settings = cluster.topic_settings | {
         "RH_CONFIG_DIR": str(config_dir), "RH_CLOCK_FILE": str(RUN_DIR / "clock"),
         "RH_TEST_WEBHOOK_SECRET": WEBHOOK_SECRET, "RH_WEBHOOK_CHECK_SECONDS": "1"}
-    instances = {name: Services(cluster, ports=ports, log_dir=RUN_DIR / "logs" / name,
+    instances = {name: Services(cluster, ports=ports, ingest_metrics_port=INGEST_METRICS_PORTS[name],
+                                log_dir=RUN_DIR / "logs" / name,
                                 state_dir=RUN_DIR / "state" / name, settings=settings)
                  for name, ports in INSTANCE_PORTS.items()}
     try:

@@ -3,9 +3,11 @@
 Test ports come from one setting, RH_TEST_PORT_BASE (default 18000), and all lie in
 base..base+99: mail base+25; ingest, router and notify base+80..82, ingest's /metrics
 base+83 (the broker-down test's own ingest base+84..85); webhooks base+90, Prometheus
-base+91, the broker base+92 (controller base+93; the broker-down test's base+94..95).
-With a run directory of their own per checkout, two checkouts run their suites side by
-side with bases at least 100 apart, clear of a `make up`.
+base+91, the broker base+92 (controller base+93; the broker-down test's base+94..95);
+the schema registry test's services base+70..73, broker base+96..97, registry base+98.
+`make cluster-test` uses base+100..199 (tests/cluster/conftest.py). With a run directory
+of their own per checkout, two checkouts run their suites side by side with bases at
+least 200 apart, clear of a `make up`.
 
 The hub runs on the shipped configuration with one change, so every channel is exercised:
 Sefton's MARAC and IDVA take referrals by webhook (the `webhooks` recipient server below)

@@ -24,7 +24,7 @@ from tests.integration.conftest import PORT_BASE, TEST_RUN_DIR
 from tests.integration.kafka_helpers import post_incident, wait_until
 
 REGISTRY_SCRIPT = REPO_ROOT / "deploy" / "registry" / "registry.sh"
-REGISTRY_PORT = PORT_BASE + 200
+REGISTRY_PORT = PORT_BASE + 98
 REGISTRY_URL = f"http://127.0.0.1:{REGISTRY_PORT}/apis/ccompat/v6"
 RUN_DIR = TEST_RUN_DIR / "registry"
 
@@ -38,11 +38,12 @@ def registry(command: str) -> None:
 @pytest.fixture(scope="module")
 def registry_hub():
     registry("start")
-    broker = LocalBroker(port=PORT_BASE + 1192, controller_port=PORT_BASE + 1193, run_dir=RUN_DIR / "kafka")
+    broker = LocalBroker(port=PORT_BASE + 96, controller_port=PORT_BASE + 97, run_dir=RUN_DIR / "kafka")
     broker.reset()
     broker.start()
     services = Services(broker, ports=(PORT_BASE + 70, PORT_BASE + 71, PORT_BASE + 72),
-                        log_dir=RUN_DIR / "logs", settings={"RH_SCHEMA_REGISTRY_URL": REGISTRY_URL})
+                        ingest_metrics_port=PORT_BASE + 73, log_dir=RUN_DIR / "logs",
+                        settings={"RH_SCHEMA_REGISTRY_URL": REGISTRY_URL})
     try:
         services.start(timeout=120)
         yield services, broker
