@@ -11,9 +11,8 @@ from tests.factories import incident
 from tests.integration.kafka_helpers import post_incident, route_output
 
 
-def scenario() -> list[dict]:
+def scenario(tag: str) -> list[dict]:
     """History at work: escalation, repeat MARAC, a serial perpetrator, a duplicate, the samples."""
-    tag = uuid.uuid4().hex[:8].upper()
     medium = {"tool": "DASH", "dash_yes_count": 11, "officer_grade": "medium"}
     victim_a = {"victim__person_id": f"A{tag}", "perpetrator__person_id": f"P{tag}", "occurred_at": None,
                 "children": []}
@@ -43,11 +42,46 @@ def scenario() -> list[dict]:
     return incidents
 
 
+# The scenario's own incidents routed by hand from shared/spec/pathways.md, so a rule that is
+# wrong on both sides (they share the rules code) still fails: (incident, pathway, subject,
+# recipient, reasons, due). Victim A is in St Helens, B in Knowsley, both with perpetrator P.
+EXPECTED = [
+    # 1: A's first incident, medium risk: community advocacy, 2 working days after Sunday
+    (1, "COMMUNITY_ADVOCACY", "A", "st-helens-community", ["medium_risk"], "2026-01-06T09:00:00Z"),
+    # 2: A's second: not yet a pattern
+    (2, "COMMUNITY_ADVOCACY", "A", "st-helens-community", ["medium_risk"], "2026-03-23T09:00:00Z"),
+    # 3: A's third in 365 days: MARAC and IDVA, the next working day at 09:00 BST
+    (3, "MARAC", "A", "st-helens-marac", ["potential_escalation"], "2026-06-03T08:00:00Z"),
+    (3, "IDVA", "A", "st-helens-idva", ["potential_escalation"], "2026-06-03T08:00:00Z"),
+    # 4: B's first, in Knowsley; P now has two victims within 3 years: MATAC in 28 days
+    (4, "COMMUNITY_ADVOCACY", "B", "knowsley-community", ["medium_risk"], "2026-08-12T08:00:00Z"),
+    (4, "MATAC", "P", "knowsley-matac", ["serial_perpetrator"], "2026-09-07T10:00:00Z"),
+    # 5: A's fourth in 365 days, and A went to MARAC for the third; P's MATAC was 3 months ago
+    (5, "MARAC", "A", "st-helens-marac", ["potential_escalation", "repeat_marac"], "2026-11-23T09:00:00Z"),
+    (5, "IDVA", "A", "st-helens-idva", ["potential_escalation", "repeat_marac"], "2026-11-23T09:00:00Z"),
+    # 2 again changes nothing
+]
+
+
+def expected_by_hand(tag: str) -> list[dict]:
+    return [{"incident_id": f"{tag}-{n}", "pathway": pathway, "subject_id": f"{who}{tag}",
+             "recipient": recipient, "reasons": reasons, "due_at": due}
+            for n, pathway, who, recipient, reasons, due in EXPECTED]
+
+
+def as_route_output(record: dict) -> dict:
+    return {"incident_id": record["incident_id"], "pathway": record["pathway"],
+            "subject_id": record["subject_id"], "recipient": record["recipient"],
+            "reasons": record["reasons"], "due_at": record["due_at"].strftime("%Y-%m-%dT%H:%M:%SZ")}
+
+
 def test_streaming_and_offline_routing_agree(api, topic, config):
-    incidents = scenario()
+    tag = uuid.uuid4().hex[:8].upper()
+    incidents = scenario(tag)
     out = io.StringIO()
     assert route_lines(io.StringIO("\n".join(json.dumps(i) for i in incidents)), out, io.StringIO(), config) == 0
     offline = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [d for d in offline if d["incident_id"].startswith(f"{tag}-")] == expected_by_hand(tag)
     pathways = {d["pathway"] for d in offline}
     assert {"MARAC", "MATAC", "COMMUNITY_ADVOCACY", "ENCOMPASS"} <= pathways  # the scenario covers them
     assert {"refer", "amend", "recall"} <= {d["action"] for d in offline}
