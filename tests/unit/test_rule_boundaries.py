@@ -14,6 +14,7 @@ from tests.factories import child, incident
 REPORTED = datetime.fromisoformat("2026-11-20T22:14:00+00:00")  # the spec example: Friday, GMT
 NO_CHILDREN = {"children": []}
 STANDARD = {"risk": {"tool": "DASH", "dash_yes_count": 2, "officer_grade": "standard"}, **NO_CHILDREN}
+KNOWSLEY = {"local_authority": "E08000011"}  # an area with a MATAC (St Helens has none)
 MEDIUM = {"risk": {"tool": "DASH", "dash_yes_count": 11}, **NO_CHILDREN}
 
 
@@ -110,7 +111,8 @@ def test_the_support_referral_is_about_the_victim(config):
     [decision] = route(config, incident(**STANDARD))
     assert decision.as_route_output() == {
         "incident_id": "MP-2026-0004711", "pathway": "COMMUNITY_ADVOCACY", "subject_id": "MP-P-88123",
-        "recipient": "st-helens-community", "reasons": ["standard_risk"], "due_at": "2026-11-24T09:00:00Z"}
+        "recipient": "st-helens-community", "reasons": ["standard_risk"], "due_at": "2026-11-24T09:00:00Z",
+        "action": "refer", "referral_id": "ref-054c6dd11375645a4d40b3db", "related_incidents": []}
 
 
 # --- ages: 15/16/17/18 and 64/65 on the UK day of the report ---------------------------
@@ -193,10 +195,10 @@ def test_twenty_four_hours_across_the_clock_change_are_24_real_hours(config):
 
 
 def test_matac_28_days_keep_the_uk_time_of_day_across_the_clock_change(config):
-    """Reported 23:14 BST on 20 October: due 23:14 GMT on 17 November."""
+    """Reported 23:14 BST on 20 October: due 23:14 GMT on 17 November (Knowsley has a MATAC)."""
     history = History(perpetrator=PerpetratorHistory((PerpetratorIncident(
         "merseyside/P-1", "merseyside:MP-P-OTHER", REPORTED - timedelta(days=100), False),)))
-    notification = incident(reported_at="2026-10-20T22:14:00Z", occurred_at=None, **NO_CHILDREN)
+    notification = incident(reported_at="2026-10-20T22:14:00Z", occurred_at=None, **KNOWSLEY, **NO_CHILDREN)
     assert due(config, notification, "MATAC", history) == "2026-11-17T23:14:00Z"
 
 
@@ -210,7 +212,8 @@ def with_notice_hours(config, hours: int):
 
 
 @pytest.mark.parametrize("expires, reasons, due_at", [
-    ("2026-11-20T22:14:01Z", ["standard_risk", "protective_notice"], "2026-11-21T22:14:00Z"),  # in force
+    ("2026-12-20T10:00:00Z", ["standard_risk", "protective_notice"], "2026-11-21T22:14:00Z"),  # 24 hours
+    ("2026-11-20T22:14:01Z", ["standard_risk", "protective_notice"], "2026-11-20T22:14:01Z"),  # its expiry
     ("2026-11-20T22:14:00Z", ["standard_risk"], "2026-11-24T09:00:00Z"),  # expired as reported
     ("2026-11-19T22:14:00Z", ["standard_risk"], "2026-11-24T09:00:00Z"),  # expired the day before
 ])
@@ -245,10 +248,11 @@ def test_a_young_persons_referral_is_shortened_by_a_notice_too(config):
     assert found["YOUNG_PEOPLE"] == "2026-11-21T22:14:00Z" and found["MASH_IDVA"] == "2026-11-23T09:00:00Z"
 
 
-def test_a_notice_does_not_change_a_marac_deadline(config):
+def test_a_notice_shortens_a_marac_deadline_too(config):
+    """Second edition: every victim pathway is due within the notice's 24 hours."""
     notification = incident(protective_notice=notice("2026-11-20T10:00:00Z", "2026-12-20T10:00:00Z"), **NO_CHILDREN)
     found = {d.pathway: (list(d.reasons), d.as_route_output()["due_at"]) for d in route(config, notification)}
-    assert found["MARAC"] == (["visible_high_risk"], "2026-11-23T09:00:00Z")
+    assert found["MARAC"] == (["visible_high_risk"], "2026-11-21T22:14:00Z")
 
 
 # --- Operation Encompass ---------------------------------------------------------------
@@ -286,7 +290,7 @@ def test_the_school_is_told_on_the_last_day_of_term(config):
     assert due(config, notification, "ENCOMPASS") == "2026-10-23T08:00:00Z"
 
 
-# --- MATAC: 3 years of victims, one referral in 12 months ------------------------------
+# --- MATAC: 3 years of victims, one referral in 12 months (Knowsley's victims) ----------
 
 def against(days_before: int, victim: str, matac: bool = False, at: datetime = REPORTED) -> PerpetratorIncident:
     return PerpetratorIncident(f"merseyside/P-{days_before}-{victim}", f"merseyside:{victim}",
@@ -295,7 +299,13 @@ def against(days_before: int, victim: str, matac: bool = False, at: datetime = R
 
 def matac(config, *earlier: PerpetratorIncident, **changes) -> list:
     history = History(perpetrator=PerpetratorHistory(earlier))
-    return [d for d in route(config, incident(**(NO_CHILDREN | changes)), history) if d.pathway == "MATAC"]
+    return [d for d in route(config, incident(**(NO_CHILDREN | KNOWSLEY | changes)), history) if d.pathway == "MATAC"]
+
+
+def test_an_area_without_a_matac_names_none(config):
+    pattern = (against(400, "MP-P-OTHER"), against(200, "MP-P-THIRD"))
+    assert [d.recipient for d in matac(config, *pattern)] == ["knowsley-matac"]
+    assert not matac(config, *pattern, local_authority="E08000013")  # St Helens
 
 
 @pytest.mark.parametrize("days_before, referred", [
@@ -350,8 +360,8 @@ def test_matac_needs_another_victim_and_links_every_incident_of_the_pattern(conf
 
 
 def test_matac_counts_victims_from_the_areas_setting(config):
-    area = config.areas["E08000013"]
+    area = config.areas["E08000011"]
     three = area.model_copy(update={"windows": area.windows.model_copy(update={"serial_perpetrator_victims": 3})})
-    stricter = config.model_copy(update={"areas": config.areas | {"E08000013": three}})
+    stricter = config.model_copy(update={"areas": config.areas | {"E08000011": three}})
     assert not matac(stricter, against(400, "MP-P-OTHER"))
     assert matac(stricter, against(400, "MP-P-OTHER"), against(200, "MP-P-THIRD"))
