@@ -29,8 +29,10 @@ def test_working_days_are_weekdays_less_bank_holidays(day, working):
 @pytest.mark.parametrize("day, school", [
     ("2026-10-23", True),    # the last day of the autumn half term
     ("2026-09-03", True),    # the first day of term
-    ("2026-09-02", False),   # the day before
+    ("2026-09-02", True),    # the day before: before the first published term, every working day
     ("2026-10-26", False),   # half term
+    ("2026-10-30", False),   # the last weekday of half term
+    ("2026-11-02", True),    # the first day of the next term
     ("2026-12-18", True),    # the last day of the last published term
     ("2026-12-21", True),    # past it: every working day
     ("2026-12-19", False),   # ...but never a Saturday

@@ -97,10 +97,12 @@ FORBIDDEN = {
 
 
 def test_a_standard_risk_incident_gets_a_support_record(config):
-    [support] = [r for d, t, r in records(config, everything_incident(**STANDARD_RISK)) if t == "recipient-support"]
-    assert (support["pathway"], support["risk_level"], support["consent_to_share"]) == (
-        "COMMUNITY_ADVOCACY", "standard", True)
-    assert support["protective_notice"]["type"] == "DVPN" and support["victim"]["given_name"] == "Anne"
+    """Without a MARAC referral, the community service and the stalking service (SPECIALIST) both get one."""
+    supports = [r for d, t, r in records(config, everything_incident(**STANDARD_RISK)) if t == "recipient-support"]
+    assert [(r["pathway"], r["risk_level"], r["consent_to_share"]) for r in supports] == [
+        ("COMMUNITY_ADVOCACY", "standard", True), ("SPECIALIST", "standard", True)]
+    for support in supports:
+        assert support["protective_notice"]["type"] == "DVPN" and support["victim"]["given_name"] == "Anne"
 
 
 def test_no_record_carries_what_its_recipient_may_not_see(config):

@@ -61,4 +61,5 @@ def test_the_safeguarding_record_names_the_perpetrator_and_the_households_childr
     assert record["perpetrator"]["person_id"] == "MP-P-40007"
     assert record["children"][0] | {"date_of_birth": None} == {
         "person_id": "C1", "given_name": "Robin", "family_name": "Example", "date_of_birth": None,
-        "present": True, "resides_with": ["perpetrator"], "education_setting": "school", "urn": "104808"}
+        "present": True, "resides_with": ["perpetrator"], "related_to": [], "education_setting": "school",
+        "urn": "104808"}

@@ -81,7 +81,8 @@ def test_a_victim_under_16_is_explained_to_the_mash(config):
     lines = explanation(config, incident(victim__date_of_birth="2012-01-01", perpetrator__date_of_birth="2011-01-01",
                                          **NO_CHILDREN), "MASH_IDVA")
     assert lines[:2] == ["victim_under_16: victim aged 14: under 16, a child protection matter rather than "
-                         "domestic abuse in law", "perpetrator_under_18: perpetrator aged 15: child-to-parent abuse"]
+                         "domestic abuse in law", "perpetrator_under_18: perpetrator aged 15, the victim's ex-partner: "
+                         "abuse in a young person's relationship"]
 
 
 @pytest.mark.parametrize("the_child, first_lines", [

@@ -24,7 +24,8 @@ def test_a_referral_record_holds_the_decision(config):
         "referral_id": marac.referral_id, "incident_id": "MP-2026-0004711", "force": "merseyside",
         "area": "E08000013", "pathway": "MARAC", "subject_id": "MP-P-88123", "recipient": "st-helens-marac",
         "reasons": ["visible_high_risk"], "reported_at": datetime(2026, 11, 20, 22, 14, tzinfo=UTC),
-        "due_at": datetime(2026, 11, 23, 9, 0, tzinfo=UTC), "config_version": config.version}
+        "due_at": datetime(2026, 11, 23, 9, 0, tzinfo=UTC), "config_version": config.version,
+        "action": "refer", "related_incidents": []}
 
 
 def test_the_explanation_is_printed_only_when_asked_for(config):
@@ -65,7 +66,8 @@ def test_each_record_type_lists_only_the_people_it_holds(config):
         "merseyside/OLD-1", "merseyside:OTHER", datetime(2026, 1, 1, tzinfo=UTC), False),)))
     children = incident(children=[child("C1"), child("C2", urn="104809")])
     assert audit(config, "ENCOMPASS", children)["subjects"] == ["C1"]
-    assert audit(config, "MATAC", children, history)["subjects"] == ["MP-P-40007"]
+    knowsley = children | {"local_authority": "E08000011"}  # St Helens has no MATAC
+    assert audit(config, "MATAC", knowsley, history)["subjects"] == ["MP-P-40007"]
     assert audit(config, "MASH_IDVA", children)["subjects"] == ["MP-P-88123", "MP-P-40007", "C1", "C2"]
     standard = incident(risk={"tool": "DASH", "dash_yes_count": 2, "officer_grade": "standard"}, children=[])
     assert audit(config, "COMMUNITY_ADVOCACY", standard)["subjects"] == ["MP-P-88123"]
