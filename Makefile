@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: demo test cluster-test up install clean
+.PHONY: demo test cluster-test up install mutation clean
 
 demo: $(INSTALLED)  ## the hub on its local broker with the sample incidents; exits when done
 	$(BIN)/referral-hub demo
@@ -22,6 +22,21 @@ up: $(INSTALLED)  ## broker and services in the foreground until Ctrl-C
 
 install: $(INSTALLED)
 
+# mutmut has a virtualenv of its own: it is no dependency of the hub, and its releases
+# after 3.7.0 want a newer click than faust allows (README: Mutation testing).
+MUTATION_VENV := .venv-mutation
+MUTATION_INSTALLED := $(MUTATION_VENV)/.installed
+
+mutation: $(MUTATION_INSTALLED)  ## mutation testing of the pure core against the unit tests; MODULE=rules for one module
+	$(MUTATION_VENV)/bin/python tools/mutation.py $(MODULE)
+
+$(MUTATION_INSTALLED): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11) and "Python 3.11 is required")'
+	$(PYTHON) -m venv $(MUTATION_VENV)
+	$(MUTATION_VENV)/bin/pip install --quiet --upgrade pip
+	$(MUTATION_VENV)/bin/pip install --quiet -e '.[test,mutation]'
+	touch $@
+
 $(INSTALLED): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11) and "Python 3.11 is required")'
 	$(PYTHON) -m venv $(VENV)
@@ -33,4 +48,4 @@ clean:  ## stop local brokers and remove the virtualenv and run data
 	-for dir in .run/kafka .run/demo-kafka .run/test/kafka; do KAFKA_RUN_DIR=$$dir bash deploy/kafka/broker.sh stop; done
 	-for dir in .run/cluster .run/test/cluster/kafka; do KAFKA_CLUSTER_RUN_DIR=$$dir bash deploy/kafka/cluster.sh stop; done
 	-bash deploy/registry/registry.sh stop
-	rm -rf $(VENV) .run
+	rm -rf $(VENV) $(MUTATION_VENV) .run

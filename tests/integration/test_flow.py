@@ -1,8 +1,13 @@
 """Incident in, referrals out, contact back: the hub end to end on the real broker."""
 import json
 import re
+import uuid
 from datetime import UTC, datetime, timedelta
 
+from confluent_kafka import TopicPartition
+
+from referral_hub.adapters.kafka import ensure_topics, make_consumer, make_producer
+from referral_hub.adapters.lag import consumer_lag
 from referral_hub.adapters.topics import AUDIT, CONTACTS, INCIDENTS, INCIDENTS_DLQ, REFERRALS, raw_topic
 from tests.factories import fresh_incident
 from tests.integration.kafka_helpers import post_incident, report_contact, wait_until
@@ -247,13 +252,15 @@ def test_every_service_reports_health_readiness_and_metrics_and_ingest_publishes
 
 
 def test_each_service_reports_its_consumer_lag(hub):
-    from tests.integration.kafka_helpers import wait_until
     expected = {"ingest": 'group="referral-hub-ingest-raw",topic="incidents.raw.cheshire.v1"',
                 "router": 'group="referral-hub-router",topic="incidents.v1"',
                 "notify": 'group="referral-hub-notify",topic="deliveries.v1"'}
     for service, labels in expected.items():
         wait_until(lambda s=service, l=labels: f"referral_hub_consumer_lag_messages{{{l}}}" in hub_metrics(hub, s),
                    f"{service}'s consumer lag")
+        value = re.search(rf"^referral_hub_consumer_lag_messages\{{{re.escape(labels)}\}} (\S+)$",
+                          hub_metrics(hub, service), re.MULTILINE).group(1)
+        assert float(value) >= 0 and float(value).is_integer(), f"{service}'s lag is {value}"
 
 
 def test_a_notification_as_police_really_send_it_reaches_marac_and_says_what_was_wrong(api, topic, hub):
@@ -285,3 +292,18 @@ def test_a_notification_as_police_really_send_it_reaches_marac_and_says_what_was
     assert {q["field"] for q in quality.values(incident_id=notification["incident_id"])} == {
         "children[].date_of_birth", "children[]"}
     assert 'referral_hub_data_problems_total{field="children[]"}' in hub_metrics(hub, "ingest")
+
+
+def test_consumer_lag_is_what_the_group_has_not_committed(kafka):
+    """Three records on one partition: all three behind for a new group, one after it commits two."""
+    name, group = f"test.lag.{uuid.uuid4().hex[:8]}", f"test-lag-{uuid.uuid4().hex[:8]}"
+    ensure_topics(kafka, [name])
+    producer = make_producer(kafka)
+    for value in (b"1", b"2", b"3"):
+        producer.produce(name, value=value, partition=0)
+    producer.flush(10)
+    assert consumer_lag(kafka, group, [name]) == {name: 3}
+    committer = make_consumer(kafka, group)
+    committer.commit(offsets=[TopicPartition(name, 0, 2)], asynchronous=False)
+    committer.close()
+    assert consumer_lag(kafka, group, [name]) == {name: 1}

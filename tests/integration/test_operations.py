@@ -339,3 +339,33 @@ def test_every_dashboard_query_runs_on_prometheus(prometheus):
             assert answer.status_code == 200 and answer.json()["status"] == "success", expr
             continue
         query(prometheus, grafana_to_promql(expr))
+
+
+def values(samples: list[dict], label: str) -> dict[str, float]:
+    return {s["metric"].get(label, ""): float(s["value"][1]) for s in samples}
+
+
+def test_the_dashboards_panels_show_the_hubs_values(prometheus, api):
+    """Not only that each query runs: after an incident, the main panels show what happened."""
+    notification = fresh_incident()
+    assert post_incident(api, notification).status_code == 202
+    area = notification["local_authority"]
+    shown = {  # a panel's query (as in the dashboard) -> what it must show
+        'up{job=~"referral-hub-.*"}':
+            lambda s: values(s, "job") == {"referral-hub-ingest": 1, "referral-hub-router": 1,
+                                           "referral-hub-notify": 1},
+        'sum by (area) (rate(referral_hub_incidents_accepted_total{area=~"$area"}[1h])) * 3600':
+            lambda s: values(s, "area").get(area, 0) > 0,
+        'sum by (pathway, area) (rate(referral_hub_referrals_total{area=~"$area", pathway=~"$pathway"}[1h])) * 3600':
+            lambda s: {"MARAC", "IDVA", "ENCOMPASS"} <= {x["metric"]["pathway"] for x in s
+                                                        if x["metric"]["area"] == area and float(x["value"][1]) > 0},
+        'sum by (pathway) (referral_hub_open_referrals{area=~"$area", pathway=~"$pathway"})':
+            lambda s: values(s, "pathway").get("MARAC", 0) >= 1,
+        "max by (group, topic) (referral_hub_consumer_lag_messages)":
+            lambda s: {"referral-hub-ingest-raw", "referral-hub-router", "referral-hub-notify"}
+            <= {x["metric"]["group"] for x in s} and all(float(x["value"][1]) >= 0 for x in s),
+    }
+    assert set(shown) <= set(dashboard_queries()), "a panel's query changed: update this test"
+    for expr, check in shown.items():
+        poll(f"the panel {expr!r} to show the incident",
+             lambda e=expr, c=check: c(query(prometheus, grafana_to_promql(e))), prometheus)

@@ -11,9 +11,8 @@ from tests.factories import incident
 from tests.integration.kafka_helpers import post_incident, route_output
 
 
-def scenario() -> list[dict]:
+def scenario(tag: str) -> list[dict]:
     """History at work: escalation, repeat MARAC, a serial perpetrator, a duplicate, the samples."""
-    tag = uuid.uuid4().hex[:8].upper()
     medium = {"tool": "DASH", "dash_yes_count": 11, "officer_grade": "medium"}
     victim_a = {"victim__person_id": f"A{tag}", "perpetrator__person_id": f"P{tag}", "occurred_at": None,
                 "children": []}
@@ -43,11 +42,76 @@ def scenario() -> list[dict]:
     return incidents
 
 
+# The scenario's own incidents routed by hand from shared/spec/pathways.md and the amendment
+# rules of incident-notification.md, so a rule that is wrong on both sides (they share the
+# rules code) still fails: (action, incident, pathway, subject, recipient, reasons, due).
+# Victim A is in St Helens (no MATAC), B in Knowsley (a MATAC), both with perpetrator P.
+MATAC_PATTERN = [1, 2, 3, 4]
+EXPECTED = [
+    # 1: A's first incident, medium risk: community advocacy, 2 working days after Sunday
+    ("refer", 1, "COMMUNITY_ADVOCACY", "A", "st-helens-community", ["medium_risk"], "2026-01-06T09:00:00Z"),
+    # 2: A's second: not yet a pattern
+    ("refer", 2, "COMMUNITY_ADVOCACY", "A", "st-helens-community", ["medium_risk"], "2026-03-23T09:00:00Z"),
+    # 3: A's third in 365 days: MARAC and IDVA, the next working day at 09:00 BST
+    ("refer", 3, "MARAC", "A", "st-helens-marac", ["potential_escalation"], "2026-06-03T08:00:00Z"),
+    ("refer", 3, "IDVA", "A", "st-helens-idva", ["potential_escalation"], "2026-06-03T08:00:00Z"),
+    # 4: B's first, in Knowsley; P now has two victims within 3 years: MATAC in 28 days
+    ("refer", 4, "COMMUNITY_ADVOCACY", "B", "knowsley-community", ["medium_risk"], "2026-08-12T08:00:00Z"),
+    ("refer", 4, "MATAC", "P", "knowsley-matac", ["serial_perpetrator"], "2026-09-07T10:00:00Z"),
+    # 5: A's fourth in 365 days, and A went to MARAC for the third; St Helens has no MATAC
+    ("refer", 5, "MARAC", "A", "st-helens-marac", ["potential_escalation", "repeat_marac"], "2026-11-23T09:00:00Z"),
+    ("refer", 5, "IDVA", "A", "st-helens-idva", ["potential_escalation", "repeat_marac"], "2026-11-23T09:00:00Z"),
+    # 2 again changes nothing; 5 re-graded high: the same referrals, amended, due as before
+    ("amend", 5, "MARAC", "A", "st-helens-marac", ["visible_high_risk", "potential_escalation", "repeat_marac"],
+     "2026-11-23T09:00:00Z"),
+    ("amend", 5, "IDVA", "A", "st-helens-idva", ["visible_high_risk", "potential_escalation", "repeat_marac"],
+     "2026-11-23T09:00:00Z"),
+    # 4 withdrawn: everything it made is recalled with the withdrawal reason
+    ("recall", 4, "COMMUNITY_ADVOCACY", "B", "knowsley-community", ["wrong_person"], "2026-08-12T08:00:00Z"),
+    ("recall", 4, "MATAC", "P", "knowsley-matac", ["wrong_person"], "2026-09-07T10:00:00Z"),
+    # 6 arrives late (Friday 1 May): A's third in 365 days, due Tuesday after the May bank holiday;
+    # with it, 3 now also meets repeat_marac: its MARAC and IDVA recipients are told
+    ("refer", 6, "MARAC", "A", "st-helens-marac", ["potential_escalation"], "2026-05-05T08:00:00Z"),
+    ("refer", 6, "IDVA", "A", "st-helens-idva", ["potential_escalation"], "2026-05-05T08:00:00Z"),
+    ("amend", 3, "MARAC", "A", "st-helens-marac", ["potential_escalation", "repeat_marac", "late_notification"],
+     "2026-06-03T08:00:00Z"),
+    ("amend", 3, "IDVA", "A", "st-helens-idva", ["potential_escalation", "repeat_marac", "late_notification"],
+     "2026-06-03T08:00:00Z"),
+    # 2's perpetrator corrected: the support record holds no perpetrator, so nothing to tell.
+    # 3 with a child added (sent Saturday 21 November): the risk records now list the child,
+    # and the child's notice and the MASH referral are due from the sending
+    ("amend", 3, "MARAC", "A", "st-helens-marac", ["potential_escalation", "repeat_marac"], "2026-06-03T08:00:00Z"),
+    ("amend", 3, "IDVA", "A", "st-helens-idva", ["potential_escalation", "repeat_marac"], "2026-06-03T08:00:00Z"),
+    ("refer", 3, "ENCOMPASS", "C", "setting-104808", ["child_present", "child_resident"], "2026-11-23T09:00:00Z"),
+    ("refer", 3, "MASH_IDVA", "A", "st-helens-mash", ["children_in_household"], "2026-11-23T09:00:00Z"),
+]
+
+
+def expected_by_hand(tag: str) -> list[dict]:
+    pattern = [f"merseyside/{tag}-{n}" for n in MATAC_PATTERN]
+    return [{"action": action, "incident_id": f"{tag}-{n}", "pathway": pathway, "subject_id": f"{who}{tag}",
+             "recipient": recipient, "reasons": reasons, "due_at": due,
+             "related_incidents": pattern if pathway == "MATAC" else []}
+            for action, n, pathway, who, recipient, reasons, due in EXPECTED]
+
+
+def without_referral_ids(decisions: list[dict]) -> list[dict]:
+    """Each decision without its id, after checking that an amend or recall names its referral."""
+    made = {}
+    for decision in decisions:
+        key = (decision["incident_id"], decision["pathway"], decision["subject_id"])
+        assert made.setdefault(key, decision["referral_id"]) == decision["referral_id"], key
+    return [{k: v for k, v in decision.items() if k != "referral_id"} for decision in decisions]
+
+
 def test_streaming_and_offline_routing_agree(api, topic, config):
-    incidents = scenario()
+    tag = uuid.uuid4().hex[:8].upper()
+    incidents = scenario(tag)
     out = io.StringIO()
     assert route_lines(io.StringIO("\n".join(json.dumps(i) for i in incidents)), out, io.StringIO(), config) == 0
     offline = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert without_referral_ids([d for d in offline if d["incident_id"].startswith(f"{tag}-")]) == \
+        expected_by_hand(tag)
     pathways = {d["pathway"] for d in offline}
     assert {"MARAC", "MATAC", "COMMUNITY_ADVOCACY", "ENCOMPASS"} <= pathways  # the scenario covers them
     assert {"refer", "amend", "recall"} <= {d["action"] for d in offline}

@@ -48,20 +48,27 @@ NOTES, REASON = "only via her sister", "threatened with a hammer"
 VOICE, SIBLING_VOICE = "said she was scared of the shouting", "hid under the stairs"
 
 
-def everything_incident():
-    return incident(
-        local_authority="E08000011",  # Knowsley: it has a MATAC and a stalking service
-        victim__postcode=POSTCODE, flags=["stalking"], location_type="shared_home",
-        victim__contact={"phone": VICTIM_PHONE, "safe_to_contact": False, "safe_contact_notes": NOTES},
-        perpetrator__person_id=PERPETRATOR,
-        risk={"tool": "DASH", "dash_yes_count": 23, "officer_grade": "high",
-              "professional_judgement": True, "professional_judgement_reason": REASON},
-        children=[child("MP-P-C1", urn="104808") | {"voice": VOICE, "related_to": ["victim"]},
-                  child("MP-P-C2", urn="104809") | {"given_name": SIBLING, "voice": SIBLING_VOICE}])
+def everything_incident(**changes):
+    return incident(**{
+        "local_authority": "E08000011",  # Knowsley: it has a MATAC and a stalking service
+        "victim__postcode": POSTCODE, "flags": ["stalking"], "location_type": "shared_home",
+        "victim__contact": {"phone": VICTIM_PHONE, "safe_to_contact": False, "safe_contact_notes": NOTES},
+        "perpetrator__person_id": PERPETRATOR,
+        "risk": {"tool": "DASH", "dash_yes_count": 23, "officer_grade": "high",
+                 "professional_judgement": True, "professional_judgement_reason": REASON},
+        "children": [child("MP-P-C1", urn="104808") | {"voice": VOICE, "related_to": ["victim"]},
+                     child("MP-P-C2", urn="104809") | {"given_name": SIBLING, "voice": SIBLING_VOICE}],
+    } | changes)
 
 
-def records(config):
-    parsed = parse_incident(json.dumps(everything_incident()), config)
+# Below MARAC the victim goes to community advocacy, whose record is the support record.
+STANDARD_RISK = {"risk": {"tool": "DASH", "dash_yes_count": 3, "officer_grade": "standard"},
+                 "protective_notice": {"type": "DVPN", "issued_at": "2026-11-20T22:00:00Z",
+                                       "expires_at": "2026-11-22T22:00:00Z"}}
+
+
+def records(config, notification=None):
+    parsed = parse_incident(json.dumps(notification or everything_incident()), config)
     history = History(perpetrator=PerpetratorHistory((PerpetratorIncident(
         "merseyside/OLD-1", "merseyside:OTHER", parsed.reported_at, False),)))
     codec = AvroCodec(SCHEMAS)
@@ -89,12 +96,25 @@ FORBIDDEN = {
 }
 
 
+def test_a_standard_risk_incident_gets_a_support_record(config):
+    """Without a MARAC referral, the community service and the stalking service (SPECIALIST) both get one."""
+    supports = [r for d, t, r in records(config, everything_incident(**STANDARD_RISK)) if t == "recipient-support"]
+    assert [(r["pathway"], r["risk_level"], r["consent_to_share"]) for r in supports] == [
+        ("COMMUNITY_ADVOCACY", "standard", True), ("SPECIALIST", "standard", True)]
+    for support in supports:
+        assert support["protective_notice"]["type"] == "DVPN" and support["victim"]["given_name"] == "Anne"
+
+
 def test_no_record_carries_what_its_recipient_may_not_see(config):
-    for decision, record_type, record in records(config):
-        text = json.dumps(record, default=str)
-        for value in FORBIDDEN.get(record_type, []):
-            assert value not in text, f"{decision.pathway} record holds {value!r}"
-        assert record["victim_safe_to_contact"] is False
+    checked = set()
+    for notification in (everything_incident(), everything_incident(**STANDARD_RISK)):
+        for decision, record_type, record in records(config, notification):
+            text = json.dumps(record, default=str)
+            for value in FORBIDDEN.get(record_type, []):
+                assert value not in text, f"{decision.pathway} record holds {value!r}"
+            assert record["victim_safe_to_contact"] is False
+            checked.add(record_type)
+    assert checked >= set(FORBIDDEN)  # every row of FORBIDDEN was tried
 
 
 def test_a_schools_notification_names_only_its_own_child(config):

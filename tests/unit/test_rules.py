@@ -186,8 +186,8 @@ def test_a_perpetrator_recorded_against_a_second_victim_within_three_years_goes_
 
 
 @pytest.mark.parametrize("earlier, referred", [
-    ((against(1095, "MP-P-OTHER"),), True),            # 20 Nov 2023: within 3 years
-    ((against(1097, "MP-P-OTHER"),), False),           # 18 Nov 2023: outside
+    ((against(1095, "MP-P-OTHER"),), True),            # 21 Nov 2023: within 3 years
+    ((against(1097, "MP-P-OTHER"),), False),           # 19 Nov 2023: outside (20 Nov is the edge)
     ((against(30, "MP-P-88123"),), False),             # the same victim again is not serial
     ((against(30, "MP-P-OTHER", matac=True),), False),  # referred 30 days ago: once in 12 months
     ((against(400, "MP-P-OTHER", matac=True), against(100, "MP-P-THIRD")), True),
