@@ -24,7 +24,7 @@ REPO = Path(__file__).resolve().parent.parent
 WORK = REPO / ".run" / "mutation"
 CORE_PACKAGE = REPO / "referral_hub" / "core"
 # What the unit tests read besides the package: mutmut copies these beside its mutants.
-PROJECT = ("referral_hub", "services", "tests", "config", "samples", "schemas")
+PROJECT = ("referral_hub", "services", "tests", "config", "samples", "schemas", "deploy")
 SOURCE_LAYOUT_TESTS = ("test_core_imports.py", "test_import_cycles.py")
 KILLED = {1, 3, -24, 24, 36, 152, 255}  # a failing test, pytest's internal error, a timeout
 DECORATOR = re.compile(r"@(dataclass(\(.*\))?)$")
