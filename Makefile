@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: demo test up install clean
+.PHONY: demo test up install clean bench
 
 demo: $(INSTALLED)  ## the hub on its local broker with the sample incidents; exits when done
 	$(BIN)/referral-hub demo
@@ -13,6 +13,9 @@ test: $(INSTALLED)  ## the whole suite, integration tests on the project's own K
 	bash deploy/prometheus/ensure-tools.sh  # promtool and Prometheus, for the operations tests
 	bash deploy/browser/ensure-chromium.sh  # Debian's chromium and chromedriver, for the acknowledgement page
 	$(BIN)/pytest
+
+bench: $(INSTALLED)  ## the streaming path's speed on its own local broker (minutes; BENCH_ARGS=--quick)
+	$(BIN)/python -m bench.hub $(BENCH_ARGS)
 
 up: $(INSTALLED)  ## broker and services in the foreground until Ctrl-C
 	$(BIN)/referral-hub up
@@ -27,5 +30,5 @@ $(INSTALLED): pyproject.toml
 	touch $@
 
 clean:  ## stop local brokers and remove the virtualenv and run data
-	-for dir in .run/kafka .run/demo-kafka .run/test/kafka; do KAFKA_RUN_DIR=$$dir bash deploy/kafka/broker.sh stop; done
+	-for dir in .run/kafka .run/demo-kafka .run/test/kafka .run/bench/kafka; do KAFKA_RUN_DIR=$$dir bash deploy/kafka/broker.sh stop; done
 	rm -rf $(VENV) .run
