@@ -11,7 +11,9 @@ Two stages, because the rules need two histories with different partitioning:
 Each history is a faust table keyed like its topic, rebuilt from its changelog after a
 restart. Referrals are on the broker before a history records the incident, so a crash in
 between replays the same decisions (same ids) rather than losing them; an incident already
-in a history is ignored.
+in a history is ignored. The agents take the incidents faust has ready in a batch: they
+send every record of the batch, wait once until the broker has them all, then write the
+histories (streaming.Batch), instead of waiting for each record in turn.
 
 Each decision also starts the referral's life on contacts.v1 (`referred`), which the
 tracker (tracker.py) follows to first contact and reports overdue.
@@ -34,7 +36,7 @@ from referral_hub.rules import (Decision, PerpetratorHistory, PerpetratorInciden
                                 VictimHistory, decide_for_perpetrator, decide_for_victim,
                                 perpetrator_key)
 from referral_hub.settings import HubSettings
-from referral_hub.streaming import agent, faust_app, raw_topic, send_and_wait
+from referral_hub.streaming import Batch, agent, faust_app, raw_topic, send_and_wait
 from referral_hub.topics import (CONTACTS, DELIVERIES, INCIDENTS, INCIDENTS_BY_PERPETRATOR, INCIDENTS_DLQ,
                                  REFERRALS as REFERRALS_TOPIC)
 from referral_hub.validation import Problem
@@ -43,6 +45,7 @@ from .tracker import add_tracker
 
 log = get_logger()
 APP_ID = "referral-hub-router"
+BATCH = 200  # incidents at most between two waits for the broker
 
 
 def victim_history(entries: list[dict]) -> VictimHistory:
@@ -85,52 +88,62 @@ def create_app(settings: HubSettings, config: HubConfig, codec: AvroCodec) -> fa
             DEAD_LETTERS.labels("router").inc()
             return None
 
-    async def publish(incident: Incident, decisions: list[Decision]) -> None:
+    async def publish(batch: Batch, incident: Incident, decisions: list[Decision]) -> None:
         for decision in decisions:
             record = decision.as_record()
-            await send_and_wait(referrals, incident.key, codec.encode("referral", record))
+            await batch.send(referrals, incident.key, codec.encode("referral", record))
             # What the recipient is sent: only the data it needs (disclosure.py).
-            await send_and_wait(deliveries, incident.key, codec.encode(*disclose(decision, incident, config)))
+            await batch.send(deliveries, incident.key, codec.encode(*disclose(decision, incident, config)))
             # The referral's life starts here; the tracker times it from contacts.v1.
-            await send_and_wait(contacts, decision.referral_id, codec.encode(
+            await batch.send(contacts, decision.referral_id, codec.encode(
                 "contact-event", contact_event(record, "referred", clock.now())))
             REFERRALS.labels(decision.pathway, decision.area).inc()
         log.info("incident_routed", incident_ref=incident.reference,
                  referral_ids=[d.referral_id for d in decisions],
                  pathways=[d.pathway for d in decisions], config_version=config.version)
 
-    @agent(app, incidents)
-    async def route_for_victims(events):
-        async for event in events:
-            value = event.value
-            incident = await readable(event.key, value, INCIDENTS)
-            if incident is None:
-                continue
-            history = victim_history(victims[incident.key])
-            if history.has(incident.reference):
-                DUPLICATE_INCIDENTS.inc()
-                log.info("incident_duplicate_ignored", incident_ref=incident.reference)
-                continue
-            decisions = decide_for_victim(incident, history, config)
-            await publish(incident, decisions)
-            if incident.perpetrator:
-                await send_and_wait(by_perpetrator, perpetrator_key(incident), value)
-            victims[incident.key] = as_table_value(history.after(incident, decisions, config))
+    # Each batch's histories as its events leave them (`later`), read before the table's,
+    # which is only written once the broker has the batch's records.
+    @agent(app, incidents, batches_of=BATCH)
+    async def route_for_victims(batches):
+        async for events in batches:
+            batch, later = Batch(), {}
+            for event in events:
+                value = event.value
+                incident = await readable(event.key, value, INCIDENTS)
+                if incident is None:
+                    continue
+                history = later.get(incident.key) or victim_history(victims[incident.key])
+                if history.has(incident.reference):
+                    DUPLICATE_INCIDENTS.inc()
+                    log.info("incident_duplicate_ignored", incident_ref=incident.reference)
+                    continue
+                decisions = decide_for_victim(incident, history, config)
+                await publish(batch, incident, decisions)
+                if incident.perpetrator:
+                    await batch.send(by_perpetrator, perpetrator_key(incident), value)
+                later[incident.key] = history.after(incident, decisions, config)
+                batch.write_after(event, victims, incident.key, as_table_value(later[incident.key]))
+            await batch.done()
 
-    @agent(app, by_perpetrator)
-    async def route_for_perpetrators(events):
-        async for event in events:
-            key = event.key
-            incident = await readable(key, event.value, INCIDENTS_BY_PERPETRATOR)
-            if incident is None:
-                continue
-            history = perpetrator_history(perpetrators[key.decode()])
-            if history.has(incident.reference):
-                continue  # forwarded again after a restart; already counted
-            decisions = decide_for_perpetrator(incident, history, config)
-            if decisions:
-                await publish(incident, decisions)
-            perpetrators[key.decode()] = as_table_value(history.after(incident, decisions, config))
+    @agent(app, by_perpetrator, batches_of=BATCH)
+    async def route_for_perpetrators(batches):
+        async for events in batches:
+            batch, later = Batch(), {}
+            for event in events:
+                key = event.key.decode()
+                incident = await readable(event.key, event.value, INCIDENTS_BY_PERPETRATOR)
+                if incident is None:
+                    continue
+                history = later.get(key) or perpetrator_history(perpetrators[key])
+                if history.has(incident.reference):
+                    continue  # forwarded again after a restart; already counted
+                decisions = decide_for_perpetrator(incident, history, config)
+                if decisions:
+                    await publish(batch, incident, decisions)
+                later[key] = history.after(incident, decisions, config)
+                batch.write_after(event, perpetrators, key, as_table_value(later[key]))
+            await batch.done()
 
     add_tracker(app, settings, config, codec, clock)
     return app
