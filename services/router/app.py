@@ -113,7 +113,7 @@ def create_app(settings: HubSettings, config: HubConfig, codec: AvroCodec) -> fa
                 incident = await readable(event.key, value, INCIDENTS)
                 if incident is None:
                     continue
-                history = later.get(incident.key) or victim_history(victims[incident.key])
+                history = later[incident.key] if incident.key in later else victim_history(victims[incident.key])
                 if history.has(incident.reference):
                     DUPLICATE_INCIDENTS.inc()
                     log.info("incident_duplicate_ignored", incident_ref=incident.reference)
@@ -135,7 +135,7 @@ def create_app(settings: HubSettings, config: HubConfig, codec: AvroCodec) -> fa
                 incident = await readable(event.key, event.value, INCIDENTS_BY_PERPETRATOR)
                 if incident is None:
                     continue
-                history = later.get(key) or perpetrator_history(perpetrators[key])
+                history = later[key] if key in later else perpetrator_history(perpetrators[key])
                 if history.has(incident.reference):
                     continue  # forwarded again after a restart; already counted
                 decisions = decide_for_perpetrator(incident, history, config)
