@@ -65,12 +65,13 @@ class EveryEvent:
             tp = message.tp
             expected = self._expected.get(tp)
             if next_step(expected, message.offset) == "go_back":
+                # never acked, so never committed: it comes again after the seek
                 await self._go_back(tp, expected, message.offset)
-                continue  # never acked, so never committed: it comes again after the seek
-            self._going_back.pop(tp, None)
-            self._expected[tp] = message.offset + 1
-            batch.append(event)
-            if len(batch) >= most or _nothing_ready(stream):
+            else:
+                self._going_back.pop(tp, None)
+                self._expected[tp] = message.offset + 1
+                batch.append(event)
+            if batch and (len(batch) >= most or _nothing_ready(stream)):
                 yield batch
                 for done in batch:
                     await manual.ack(done)
