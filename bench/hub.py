@@ -25,6 +25,7 @@ import shutil
 import statistics
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -102,7 +103,7 @@ def check(expected: Expected, records: list[tuple[str, bytes, float]], codec: Av
           recipient_topics: set[str]) -> tuple[dict, dict[str, float], dict[str, float]]:
     """Decisions compared with `route` by referral id; when each was first decided and first
     on its recipient's topic."""
-    decided, delivered, counts, recipient_counts, different = {}, {}, {}, {}, 0
+    decided, delivered, counts, recipient_counts, different, examples = {}, {}, {}, {}, Counter(), []
     for topic, value, received in records:
         if topic == REFERRALS:
             referral_id = codec.decode("referral", value)["referral_id"]
@@ -110,7 +111,13 @@ def check(expected: Expected, records: list[tuple[str, bytes, float]], codec: Av
                 continue  # another phase's
             counts[referral_id] = counts.get(referral_id, 0) + 1
             decided.setdefault(referral_id, received)
-            different += value != expected.referrals[referral_id][0]
+            if value != expected.referrals[referral_id][0]:
+                wanted = codec.decode("referral", expected.referrals[referral_id][0])
+                got = codec.decode("referral", value)
+                different.update(k for k in wanted if wanted[k] != got[k])
+                different["records"] += 1
+                if wanted["reasons"] != got["reasons"] and len(examples) < 3:  # rule names only
+                    examples.append({"pathway": got["pathway"], "route": wanted["reasons"], "hub": got["reasons"]})
         elif topic in recipient_topics:
             schema, record = codec.decode_any(value)
             if schema == "overdue" or record["referral_id"] not in expected.referrals:
@@ -118,7 +125,9 @@ def check(expected: Expected, records: list[tuple[str, bytes, float]], codec: Av
             recipient_counts[record["referral_id"]] = recipient_counts.get(record["referral_id"], 0) + 1
             delivered.setdefault(record["referral_id"], received)
     result = {"expected": len(expected.referrals), "missing": len(expected.referrals.keys() - counts.keys()),
-              "twice": sum(1 for c in counts.values() if c > 1), "different": different}
+              "twice": sum(1 for c in counts.values() if c > 1),
+              "different": different.pop("records", 0), "different_fields": dict(different),
+              "different_reasons": examples}
     if recipient_topics:
         result |= {"recipient_missing": len(expected.referrals.keys() - recipient_counts.keys()),
                    "recipient_twice": sum(1 for c in recipient_counts.values() if c > 1)}
@@ -189,7 +198,7 @@ def load(name: str, services: Services, recorder: Recorder, config: HubConfig, c
 
 
 def holds(result: dict) -> bool:
-    check_ok = not any(v for k, v in result["check"].items() if k != "expected")
+    check_ok = not any(v for k, v in result["check"].items() if k not in ("expected", "different_fields", "different_reasons"))
     return (check_ok and not result["backlog_grew"]
             and result["to_recipient"].get("p99", 1e9) < HOLDS
             and result["achieved_rate"] >= 0.95 * result["rate"])

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import uuid
 
@@ -27,16 +28,23 @@ def make_producer(settings: KafkaSettings) -> Producer:
 
 def produce_and_wait(producer: Producer, topic: str, key: str, value: bytes,
                      timeout: float = 10.0) -> None:
-    """Write one record and return only once the broker has it (raise otherwise)."""
-    failures = []
+    """Write one record and return only once the broker has it (raise otherwise). Waits for
+    this record alone: a flush() would also wait for every record other threads (ingest's
+    requests) keep adding, and under load that is seconds."""
+    delivered, outcome = threading.Event(), []
 
     def on_delivery(err, _msg):
-        if err is not None:
-            failures.append(err)
+        outcome.append(err)
+        delivered.set()
 
     producer.produce(topic, key=key.encode(), value=value, on_delivery=on_delivery)
-    if producer.flush(timeout) or failures:
-        raise KafkaException(failures[0] if failures else f"no acknowledgement from {topic}")
+    deadline = time.monotonic() + timeout
+    while not delivered.is_set():  # poll serves the delivery callbacks of every thread
+        if time.monotonic() > deadline:
+            raise KafkaException(f"no acknowledgement from {topic}")
+        producer.poll(0.005)
+    if outcome[0] is not None:
+        raise KafkaException(outcome[0])
 
 
 def make_consumer(settings: KafkaSettings, group_id: str) -> Consumer:

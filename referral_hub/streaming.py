@@ -91,6 +91,14 @@ class Batch:
                 table[key] = value
 
 
+def each_event(events: list[faust.EventT]) -> Iterator[faust.EventT]:
+    """A batch's events in turn, each faust's current event while the agent handles it:
+    a table reads and writes the partition of the event being processed."""
+    for event in events:
+        with _processing(event):
+            yield event
+
+
 @contextmanager
 def _processing(event: faust.EventT) -> Iterator[None]:
     """A table puts a key in the partition of the event being processed (faust's

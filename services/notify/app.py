@@ -26,7 +26,7 @@ from referral_hub.logs import get_logger
 from referral_hub.metrics import DELIVERED, TIME_TO_NOTIFY, UNDELIVERABLE
 from referral_hub.records import contact_event, dead_letter
 from referral_hub.settings import HubSettings
-from referral_hub.streaming import Batch, agent, faust_app, raw_topic, send_and_wait
+from referral_hub.streaming import Batch, agent, each_event, faust_app, raw_topic, send_and_wait
 from referral_hub.topics import (
     AUDIT,
     CONTACTS,
@@ -206,7 +206,7 @@ def create_app(settings: HubSettings, config: HubConfig, codec: AvroCodec) -> fa
     async def deliver(batches):
         async for events in batches:
             batch = KafkaDeliveries()
-            for event in events:
+            for event in each_event(events):
                 victim_key = event.key.decode()
                 if event.message.topic == WEBHOOK_RETRIES:
                     await batch.done()

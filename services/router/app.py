@@ -36,7 +36,7 @@ from referral_hub.rules import (Decision, PerpetratorHistory, PerpetratorInciden
                                 VictimHistory, decide_for_perpetrator, decide_for_victim,
                                 perpetrator_key)
 from referral_hub.settings import HubSettings
-from referral_hub.streaming import Batch, agent, faust_app, raw_topic, send_and_wait
+from referral_hub.streaming import Batch, agent, each_event, faust_app, raw_topic, send_and_wait
 from referral_hub.topics import (CONTACTS, DELIVERIES, INCIDENTS, INCIDENTS_BY_PERPETRATOR, INCIDENTS_DLQ,
                                  REFERRALS as REFERRALS_TOPIC)
 from referral_hub.validation import Problem
@@ -108,7 +108,7 @@ def create_app(settings: HubSettings, config: HubConfig, codec: AvroCodec) -> fa
     async def route_for_victims(batches):
         async for events in batches:
             batch, later = Batch(), {}
-            for event in events:
+            for event in each_event(events):
                 value = event.value
                 incident = await readable(event.key, value, INCIDENTS)
                 if incident is None:
@@ -130,7 +130,7 @@ def create_app(settings: HubSettings, config: HubConfig, codec: AvroCodec) -> fa
     async def route_for_perpetrators(batches):
         async for events in batches:
             batch, later = Batch(), {}
-            for event in events:
+            for event in each_event(events):
                 key = event.key.decode()
                 incident = await readable(event.key, event.value, INCIDENTS_BY_PERPETRATOR)
                 if incident is None:
