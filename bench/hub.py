@@ -51,6 +51,7 @@ INCIDENTS_PER_YEAR = 100_000  # replayed incidents are this far apart in time
 REPLAY_END = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 HOLDS = 0.5  # a rate holds while POST-to-recipient p99 stays under this many seconds
 DRAIN_TIMEOUT = 180.0
+IN_FLIGHT = 50  # POSTs without an answer yet, at most
 
 
 # --- reading what the hub wrote ---------------------------------------------------------
@@ -145,17 +146,20 @@ def percentiles(values: list[float]) -> dict[str, float]:
 # --- 1. load through ingest ---------------------------------------------------------------
 
 async def post_at_rate(url: str, lines: list[str], rate: float) -> tuple[dict[str, float], list[float], float]:
-    """POST the lines `rate` a second, not waiting for answers; (incident id -> when its
-    answer came, each answer's seconds, the rate achieved). A POST without an answer raises."""
-    answered, took = {}, []
-    async with httpx.AsyncClient(base_url=url, timeout=60,
-                                 limits=httpx.Limits(max_connections=200, keepalive_expiry=1.0)) as client:
+    """POST the lines `rate` a second, at most IN_FLIGHT unanswered; (incident id -> when its
+    answer came, each answer's seconds from its sending, the rate achieved). A POST without
+    an answer raises. The bound keeps the client's own cost flat (httpx's pool slows with
+    every queued request) when ingest falls behind: the achieved rate then shows it."""
+    answered, took, room = {}, [], asyncio.Semaphore(IN_FLIGHT)
+    async with httpx.AsyncClient(base_url=url, timeout=60, limits=httpx.Limits(
+            max_connections=IN_FLIGHT, keepalive_expiry=1.0)) as client:
         # keepalive_expiry under uvicorn's 5 s: else a connection it closed is reused, and fails
         async def post(line: str) -> None:
-            started = time.perf_counter()
-            answer = await client.post("/v1/incidents", content=line, headers={
-                "Authorization": f"Bearer {api_key(line)}", "Content-Type": "application/json"})
-            took.append(time.perf_counter() - started)
+            async with room:
+                started = time.perf_counter()
+                answer = await client.post("/v1/incidents", content=line, headers={
+                    "Authorization": f"Bearer {api_key(line)}", "Content-Type": "application/json"})
+                took.append(time.perf_counter() - started)
             answer.raise_for_status()
             answered[answer.json()["incident_id"]] = time.time()
 
@@ -163,6 +167,8 @@ async def post_at_rate(url: str, lines: list[str], rate: float) -> tuple[dict[st
         for n, line in enumerate(lines):
             if (wait := start + n / rate - time.monotonic()) > 0:
                 await asyncio.sleep(wait)
+            await room.acquire()  # not past IN_FLIGHT: the rate falls instead
+            room.release()
             tasks.append(asyncio.create_task(post(line)))
         await asyncio.gather(*tasks)
         return answered, took, len(lines) / (time.monotonic() - start)
