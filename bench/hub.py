@@ -269,11 +269,15 @@ def replay(broker: LocalBroker, args, config: HubConfig, codec: AvroCodec, count
     for services in routers:
         services.start_one("router")
     deadline = time.monotonic() + 300 + count / 20
+    cpu_at_first = None  # the routers' CPU time once started, so start-up is not counted
     while recorder.count(REFERRALS) < len(expected.referrals) and time.monotonic() < deadline:
         time.sleep(0.5)
+        if cpu_at_first is None and recorder.records:
+            cpu_at_first = sum(cpu_seconds(s.processes["router"].pid) for s in routers)
         if any(s.state("router") != "running" for s in routers):
             raise RuntimeError(f"a router stopped; see {RUN_DIR / 'logs'}")
     peak = max(peak_memory_mb(s.processes["router"].pid) for s in routers)
+    cpu = sum(cpu_seconds(s.processes["router"].pid) for s in routers) - cpu_at_first
     for services in routers:
         services.stop()
     recorder.close()
@@ -283,11 +287,14 @@ def replay(broker: LocalBroker, args, config: HubConfig, codec: AvroCodec, count
     outcome = {"incidents": count, "referrals": len(expected.referrals), "routers": args.routers,
                "partitions": args.partitions, "router_start_seconds": min(times) - started,
                "router_seconds": router_seconds, "router_rate": count / router_seconds,
-               "router_peak_mb": peak, "check": result}
+               "router_peak_mb": peak, "router_cpu_ms_per_incident": 1000 * cpu / count,  # roughly: the first
+               # half second's incidents are not in `cpu`
+               "check": result}
     if with_bare_loop:
         bare = bare_loop.run(kafka, config, codec, count)
         outcome |= {"bare_seconds": bare["seconds"], "bare_rate": count / bare["seconds"],
                     "ratio": bare["seconds"] / router_seconds,
+                    "bare_cpu_ms_per_incident": 1000 * bare["cpu_seconds"] / count,
                     "bare_decisions_match": bare["decisions"] == len(expected.referrals)}
     print_replay(outcome)
     return outcome
@@ -298,6 +305,12 @@ def peak_memory_mb(pid: int) -> float:
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system time of the process so far, all its threads (start-up included)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def hub_services(broker: LocalBroker, args, router_port: int = PORT_BASE + 81,
@@ -333,8 +346,10 @@ def print_replay(r: dict) -> None:
     c = r["check"]
     bare = (f" | bare loop {r['bare_rate']:7.0f}/s | router/bare {r['ratio']:.0%}"
             if "bare_rate" in r else "")
+    cpu = (f" | CPU ms per incident: router {r['router_cpu_ms_per_incident']:.1f}"
+           + (f", bare loop {r['bare_cpu_ms_per_incident']:.1f}" if "bare_rate" in r else ""))
     print(f"replay {r['incidents']:>7} incidents, {r['routers']} router(s), {r['partitions']} partitions: "
-          f"router {r['router_rate']:7.0f}/s (started in {r['router_start_seconds']:.1f} s){bare} | "
+          f"router {r['router_rate']:7.0f}/s (started in {r['router_start_seconds']:.1f} s){bare}{cpu} | "
           f"router peak {r['router_peak_mb']:.0f} MB | missing {c['missing']} twice {c['twice']} "
           f"different {c['different']}", flush=True)
 
