@@ -22,8 +22,19 @@ def _client_config(settings: KafkaSettings) -> dict:
 def make_producer(settings: KafkaSettings) -> Producer:
     # acks=all with idempotence: an accepted notification is on the broker, once.
     # murmur2 as in Java and aiokafka (faust): one key, one partition, whoever writes it.
-    return Producer(_client_config(settings) | {"acks": "all", "enable.idempotence": True,
-                                                "linger.ms": 5, "partitioner": "murmur2_random"})
+    producer = Producer(_client_config(settings) | {"acks": "all", "enable.idempotence": True,
+                                                    "linger.ms": 5, "partitioner": "murmur2_random"})
+    # Delivery reports are served here, so a thread waiting for its record (produce_and_wait)
+    # sleeps on an event instead of polling: ingest's request threads would otherwise take
+    # turns at the GIL every few milliseconds.
+    threading.Thread(target=_serve_delivery_reports, args=(producer,), daemon=True,
+                     name="delivery-reports").start()
+    return producer
+
+
+def _serve_delivery_reports(producer: Producer) -> None:
+    while True:
+        producer.poll(0.1)
 
 
 def produce_and_wait(producer: Producer, topic: str, key: str, value: bytes,
@@ -38,11 +49,8 @@ def produce_and_wait(producer: Producer, topic: str, key: str, value: bytes,
         delivered.set()
 
     producer.produce(topic, key=key.encode(), value=value, on_delivery=on_delivery)
-    deadline = time.monotonic() + timeout
-    while not delivered.is_set():  # poll serves the delivery callbacks of every thread
-        if time.monotonic() > deadline:
-            raise KafkaException(f"no acknowledgement from {topic}")
-        producer.poll(0.005)
+    if not delivered.wait(timeout):
+        raise KafkaException(f"no acknowledgement from {topic}")
     if outcome[0] is not None:
         raise KafkaException(outcome[0])
 
