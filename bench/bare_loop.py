@@ -44,13 +44,13 @@ def run(kafka: KafkaSettings, config: HubConfig, codec: AvroCodec, count: int) -
                 decisions += len(made)
                 for decision in made:
                     record = decision.as_record()
-                    _produce(producer, OUTPUT["referrals"], incident.key, codec.encode("referral", record))
-                    _produce(producer, OUTPUT["deliveries"], incident.key,
+                    produce(producer, OUTPUT["referrals"], incident.key, codec.encode("referral", record))
+                    produce(producer, OUTPUT["deliveries"], incident.key,
                              codec.encode(*disclose(decision, incident, config)))
-                    _produce(producer, OUTPUT["contacts"], decision.referral_id, codec.encode(
+                    produce(producer, OUTPUT["contacts"], decision.referral_id, codec.encode(
                         "contact-event", contact_event(record, "referred", incident.reported_at)))
                 if incident.perpetrator:
-                    _produce(producer, OUTPUT["by-perpetrator"], perpetrator_key(incident), message.value())
+                    produce(producer, OUTPUT["by-perpetrator"], perpetrator_key(incident), message.value())
         producer.flush(60)
         return {"seconds": time.perf_counter() - started, "decisions": decisions,
                 "cpu_seconds": time.process_time() - cpu}
@@ -58,7 +58,8 @@ def run(kafka: KafkaSettings, config: HubConfig, codec: AvroCodec, count: int) -
         consumer.close()
 
 
-def _produce(producer: Producer, topic: str, key: str, value: bytes) -> None:
+def produce(producer: Producer, topic: str, key: str, value: bytes) -> None:
+    """Hand the record to librdkafka, waiting while its queue is full."""
     while True:
         try:
             producer.produce(topic, key=key.encode(), value=value)

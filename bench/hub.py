@@ -245,22 +245,39 @@ def replay(broker: LocalBroker, args, config: HubConfig, codec: AvroCodec, count
     days = 365 * count / INCIDENTS_PER_YEAR
     lines = list(valid_lines(count, over_the_past(days, count, REPLAY_END), config))
     expected = Expected.of(lines, config, codec)
+    incidents = [parse_incident(line, config) for line in lines]
+    write_incidents(kafka, incidents, codec)
+    outcome = {"incidents": count, "referrals": len(expected.referrals), "routers": args.routers,
+               "partitions": args.partitions} | run_routers(broker, args, kafka, expected, codec,
+                                                            clock_at=incidents[0].reported_at)
+    outcome["router_rate"] = count / outcome["router_seconds"]
+    outcome["router_cpu_ms_per_incident"] = 1000 * outcome.pop("router_cpu_seconds") / count
+    if with_bare_loop:
+        bare = bare_loop.run(kafka, config, codec, count)
+        outcome |= {"bare_seconds": bare["seconds"], "bare_rate": count / bare["seconds"],
+                    "ratio": bare["seconds"] / outcome["router_seconds"],
+                    "bare_cpu_ms_per_incident": 1000 * bare["cpu_seconds"] / count,
+                    "bare_decisions_match": bare["decisions"] == len(expected.referrals)}
+    print_replay(outcome)
+    return outcome
+
+
+def write_incidents(kafka: KafkaSettings, incidents: list, codec: AvroCodec) -> None:
     producer = make_producer(kafka)
-    for line in lines:
-        incident = parse_incident(line, config)
-        while True:
-            try:
-                producer.produce(INCIDENTS, key=incident.key.encode(),
-                                 value=codec.encode("incident", incident.model_dump()))
-                break
-            except BufferError:
-                producer.poll(0.1)
-        producer.poll(0)
+    for incident in incidents:
+        bare_loop.produce(producer, INCIDENTS, incident.key, codec.encode("incident", incident.model_dump()))
     producer.flush(120)
+
+
+def run_routers(broker: LocalBroker, args, kafka: KafkaSettings, expected: Expected,
+                codec: AvroCodec, clock_at: datetime) -> dict:
+    """Start the routers on the incidents waiting, and stop them once every decision is on
+    referrals.v1: how long from the first decision to the last, their CPU time in between,
+    their peak memory, and the check."""
     # The services' clock at the first report: no referral is overdue yet, so the replay
     # measures routing, not a year of overdue notices.
     clock = RUN_DIR / "clock"
-    clock.write_text(parse_incident(lines[0], config).reported_at.isoformat())
+    clock.write_text(clock_at.isoformat())
     recorder = Recorder(kafka, [REFERRALS])
     recorder.start()
     routers = [hub_services(broker, args, router_port=PORT_BASE + 81 + n, clock=clock)
@@ -268,8 +285,8 @@ def replay(broker: LocalBroker, args, config: HubConfig, codec: AvroCodec, count
     started = time.time()
     for services in routers:
         services.start_one("router")
-    deadline = time.monotonic() + 300 + count / 20
-    cpu_at_first = None  # the routers' CPU time once started, so start-up is not counted
+    deadline = time.monotonic() + 300 + len(expected.referrals) / 20
+    cpu_at_first = None  # from the first decision on, so the start-up is not counted
     while recorder.count(REFERRALS) < len(expected.referrals) and time.monotonic() < deadline:
         time.sleep(0.5)
         if cpu_at_first is None and recorder.records:
@@ -277,27 +294,14 @@ def replay(broker: LocalBroker, args, config: HubConfig, codec: AvroCodec, count
         if any(s.state("router") != "running" for s in routers):
             raise RuntimeError(f"a router stopped; see {RUN_DIR / 'logs'}")
     peak = max(peak_memory_mb(s.processes["router"].pid) for s in routers)
-    cpu = sum(cpu_seconds(s.processes["router"].pid) for s in routers) - cpu_at_first
+    cpu = sum(cpu_seconds(s.processes["router"].pid) for s in routers) - (cpu_at_first or 0)
     for services in routers:
         services.stop()
     recorder.close()
     times = [received for _, _, received in recorder.records]
     result, _, _ = check(expected, recorder.records, codec, set())
-    router_seconds = max(times) - min(times)
-    outcome = {"incidents": count, "referrals": len(expected.referrals), "routers": args.routers,
-               "partitions": args.partitions, "router_start_seconds": min(times) - started,
-               "router_seconds": router_seconds, "router_rate": count / router_seconds,
-               "router_peak_mb": peak, "router_cpu_ms_per_incident": 1000 * cpu / count,  # roughly: the first
-               # half second's incidents are not in `cpu`
-               "check": result}
-    if with_bare_loop:
-        bare = bare_loop.run(kafka, config, codec, count)
-        outcome |= {"bare_seconds": bare["seconds"], "bare_rate": count / bare["seconds"],
-                    "ratio": bare["seconds"] / router_seconds,
-                    "bare_cpu_ms_per_incident": 1000 * bare["cpu_seconds"] / count,
-                    "bare_decisions_match": bare["decisions"] == len(expected.referrals)}
-    print_replay(outcome)
-    return outcome
+    return {"router_start_seconds": min(times) - started, "router_seconds": max(times) - min(times),
+            "router_cpu_seconds": cpu, "router_peak_mb": peak, "check": result}
 
 
 def peak_memory_mb(pid: int) -> float:
