@@ -22,12 +22,13 @@ from referral_hub.logs import get_logger
 from referral_hub.metrics import (FIRST_CONTACTS, OPEN_REFERRALS, OVERDUE_EVENTS, OVERDUE_REFERRALS,
                                   TIME_TO_CONTACT, TIME_TO_FIRST_ATTEMPT, UNDELIVERED_DUE_SOON)
 from referral_hub.settings import HubSettings
-from referral_hub.streaming import agent, send_and_wait
+from referral_hub.streaming import agent, each_event, send_and_wait
 from referral_hub.timeliness import (after_notice, days_overdue, is_open, is_overdue,
                                      is_undelivered_due_soon, overdue_notice, record_event)
 from referral_hub.topics import CONTACTS, OVERDUE, REFERRAL_CHECKS
 
 log = get_logger()
+BATCH = 200  # events at most acknowledged together
 GAUGES = {"open": (OPEN_REFERRALS, lambda s, now: is_open(s)),
           "overdue": (OVERDUE_REFERRALS, is_overdue),
           "undelivered": (UNDELIVERED_DUE_SOON, is_undelivered_due_soon)}
@@ -55,14 +56,15 @@ def add_tracker(app: faust.App, settings: HubSettings, config: HubConfig, codec:
             for within in ("true", "false"):
                 FIRST_CONTACTS.labels(pathway, area, within)
 
-    @agent(app, lifecycle)
-    async def track(events):
-        async for event in events:
-            referral_id = event.key.decode()
-            if event.message.topic == REFERRAL_CHECKS:
-                await notice_if_overdue(referral_id, datetime.fromisoformat(event.value.decode()))
-            else:
-                observe(referral_id, codec.decode("contact-event", event.value))
+    @agent(app, lifecycle, batches_of=BATCH)  # acked a batch at a time; each event in turn
+    async def track(batches):
+        async for events in batches:
+            for event in each_event(events):
+                referral_id = event.key.decode()
+                if event.message.topic == REFERRAL_CHECKS:
+                    await notice_if_overdue(referral_id, datetime.fromisoformat(event.value.decode()))
+                else:
+                    observe(referral_id, codec.decode("contact-event", event.value))
 
     def observe(referral_id: str, contact: dict) -> None:
         was_open = referral_id in statuses
