@@ -1,7 +1,7 @@
 """The ceiling for one Python process: a plain confluent-kafka loop that consumes incidents.v1,
 applies the same rules with its histories in memory (OfflineRouter) and produces the records
-the router writes for each incident (referral, delivery, `referred` contact event, the
-forward to the perpetrator stage), to topics of its own. No stream processor, no tables."""
+the router writes for each incident (referral, delivery, `referred` or `recalled` contact
+event, the forwards to the pair and perpetrator stages), to topics of its own. No stream processor, no tables."""
 from __future__ import annotations
 
 import time
@@ -13,13 +13,15 @@ from referral_hub.config import HubConfig
 from referral_hub.core.disclosure import disclose
 from referral_hub.core.incident import Incident
 from referral_hub.adapters.kafka import ensure_topics
-from referral_hub.adapters.records import contact_event
+from referral_hub.adapters.records import LIFE_EVENTS, contact_event
 from referral_hub.commands.route import OfflineRouter
-from referral_hub.core.rules import perpetrator_key
+from referral_hub.core.rules import pair_key, perpetrator_key
 from referral_hub.settings import KafkaSettings
 from referral_hub.adapters.topics import INCIDENTS
+from referral_hub.services.router.app import routed_incident
 
-OUTPUT = {name: f"bench.bare.{name}" for name in ("referrals", "deliveries", "contacts", "by-perpetrator")}
+OUTPUT = {name: f"bench.bare.{name}" for name in ("referrals", "deliveries", "contacts", "by-pair",
+                                                  "by-perpetrator")}
 
 
 def run(kafka: KafkaSettings, config: HubConfig, codec: AvroCodec, count: int) -> dict:
@@ -47,9 +49,12 @@ def run(kafka: KafkaSettings, config: HubConfig, codec: AvroCodec, count: int) -
                     produce(producer, OUTPUT["referrals"], incident.key, codec.encode("referral", record))
                     produce(producer, OUTPUT["deliveries"], incident.key,
                              codec.encode(*disclose(decision, incident, config)))
-                    produce(producer, OUTPUT["contacts"], decision.referral_id, codec.encode(
-                        "contact-event", contact_event(record, "referred", incident.reported_at)))
+                    if life := LIFE_EVENTS.get(decision.action):
+                        produce(producer, OUTPUT["contacts"], decision.referral_id, codec.encode(
+                            "contact-event", contact_event(record, life, incident.reported_at)))
                 if incident.perpetrator:
+                    produce(producer, OUTPUT["by-pair"], pair_key(incident), codec.encode(
+                        "routed-incident", routed_incident(message.value(), made)))
                     produce(producer, OUTPUT["by-perpetrator"], perpetrator_key(incident), message.value())
         producer.flush(60)
         return {"seconds": time.perf_counter() - started, "decisions": decisions,

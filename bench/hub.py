@@ -12,7 +12,7 @@
 
 Run: .venv/bin/python -m bench.hub [--quick] [--replay N] [--partitions P] [--routers R]
 Its broker, services and state live in .run/bench/; ports from RH_BENCH_PORT_BASE (21100):
-services base+80.., broker base+92 and base+93. Prints one table, writes .run/bench/results.json.
+services base+80.. (ingest metrics +90), broker base+92 and base+93. Prints one table, writes .run/bench/results.json.
 """
 from __future__ import annotations
 
@@ -324,7 +324,7 @@ def hub_services(broker: LocalBroker, args, router_port: int = PORT_BASE + 81,
     if clock:
         settings["RH_CLOCK_FILE"] = str(clock)
     return Services(broker, ports=(PORT_BASE + 80, router_port, PORT_BASE + 82),
-                    log_dir=RUN_DIR / "logs", state_dir=RUN_DIR / "state" / str(router_port),
+                    ingest_metrics_port=PORT_BASE + 90, log_dir=RUN_DIR / "logs", state_dir=RUN_DIR / "state" / str(router_port),
                     settings=settings)
 
 

@@ -48,7 +48,7 @@ from referral_hub.adapters.metrics import (DATA_PROBLEMS, DEAD_LETTERS, DUPLICAT
                                            STALE_VERSIONS)
 from referral_hub.adapters.clock import Clock
 from referral_hub.core.disclosure import disclose
-from referral_hub.adapters.records import contact_event, dead_letter
+from referral_hub.adapters.records import LIFE_EVENTS, contact_event, dead_letter
 from referral_hub.core.history import (PairHistory, PairIncident, PerpetratorHistory, PerpetratorIncident,
                                        PriorIncident, SentReferral, VictimHistory)
 from referral_hub.core.revisions import revise_for_perpetrator, revise_for_victim
@@ -169,7 +169,7 @@ def create_app(settings: HubSettings, config: HubConfig, codec: AvroCodec) -> fa
             await batch.send(deliveries, incident.key, codec.encode(*disclose(decision, incident, config)))
             # A referral's life starts with `referred` and a recall ends it; the tracker
             # times it from contacts.v1. An amend keeps the referral's clock.
-            life = {"refer": "referred", "recall": "recalled"}.get(decision.action)
+            life = LIFE_EVENTS.get(decision.action)
             if life:
                 await batch.send(contacts, decision.referral_id, codec.encode(
                     "contact-event", contact_event(record, life, clock.now())))
