@@ -94,7 +94,7 @@ class Expected:
         expected = cls()
         for _, result in routed_lines(lines, config):
             assert not isinstance(result, Refused), result
-            for decision in result:
+            for decision in result.actions:
                 expected.referrals[decision.referral_id] = (
                     codec.encode("referral", decision.as_record()), decision.incident_id)
         return expected
