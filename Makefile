@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: demo test cluster-test up install mutation clean
+.PHONY: demo test cluster-test bench up install mutation clean
 
 demo: $(INSTALLED)  ## the hub on its local broker with the sample incidents; exits when done
 	$(BIN)/referral-hub demo
@@ -16,6 +16,9 @@ test: $(INSTALLED)  ## the whole suite, integration tests on the project's own K
 
 cluster-test: $(INSTALLED)  ## production shape: three brokers, two instances of each service, things killed
 	$(BIN)/pytest -m cluster tests/cluster
+
+bench: $(INSTALLED)  ## the streaming path's speed on its own local broker (minutes; BENCH_ARGS=--quick)
+	$(BIN)/python -m bench.hub $(BENCH_ARGS)
 
 up: $(INSTALLED)  ## broker and services in the foreground until Ctrl-C
 	$(BIN)/referral-hub up
@@ -45,7 +48,7 @@ $(INSTALLED): pyproject.toml
 	touch $@
 
 clean:  ## stop local brokers and remove the virtualenv and run data
-	-for dir in .run/kafka .run/demo-kafka .run/test/kafka; do KAFKA_RUN_DIR=$$dir bash deploy/kafka/broker.sh stop; done
+	-for dir in .run/kafka .run/demo-kafka .run/test/kafka .run/bench/kafka; do KAFKA_RUN_DIR=$$dir bash deploy/kafka/broker.sh stop; done
 	-for dir in .run/cluster .run/test/cluster/kafka; do KAFKA_CLUSTER_RUN_DIR=$$dir bash deploy/kafka/cluster.sh stop; done
 	-bash deploy/registry/registry.sh stop
 	rm -rf $(VENV) $(MUTATION_VENV) .run

@@ -50,7 +50,14 @@ class EveryEvent:
     async def events(self, stream: faust.StreamT) -> AsyncIterator[faust.EventT]:
         """The stream's events in offset order per partition; each acked once the agent
         asks for the next one, as faust would."""
-        manual = stream.noack()
+        async for batch in self.batches(stream, most=1):
+            yield batch[0]
+
+    async def batches(self, stream: faust.StreamT, most: int) -> AsyncIterator[list[faust.EventT]]:
+        """The same events in batches of those faust has ready (at most `most`), so an agent
+        can wait for the broker once per batch rather than once per record. A batch is
+        acked once the agent asks for the next one."""
+        manual, batch = stream.noack(), []
         async for event in manual.events():
             message = event.message
             if message.generation_id != self._generation:  # a rebalance: faust sought again
@@ -60,12 +67,17 @@ class EveryEvent:
                 self._expected[tp] = await self._where_faust_should_start(tp)
             expected = self._expected[tp]
             if next_step(expected, message.offset) == "go_back":
+                # never acked, so never committed: it comes again after the seek
                 await self._go_back(tp, expected, message.offset)
-                continue  # never acked, so never committed: it comes again after the seek
-            self._going_back.pop(tp, None)
-            yield event
-            self._expected[tp] = message.offset + 1
-            await manual.ack(event)
+            else:
+                self._going_back.pop(tp, None)
+                self._expected[tp] = message.offset + 1
+                batch.append(event)
+            if batch and (len(batch) >= most or _nothing_ready(stream)):
+                yield batch
+                for done in batch:
+                    await manual.ack(done)
+                batch = []
 
     async def _where_faust_should_start(self, tp: TP) -> int | None:
         """The group's committed offset, else the partition's first. After a rebalance faust
@@ -95,3 +107,9 @@ class EveryEvent:
         for tp, (offset, sought) in list(self._going_back.items()):
             if sought <= due:
                 await self._seek(tp, offset)
+
+
+def _nothing_ready(stream) -> bool:
+    """Whether faust's buffer for the agent is empty (a stand-in stream may have none)."""
+    channel = getattr(stream, "channel", None)
+    return channel is None or channel.empty()

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -60,27 +61,42 @@ def make_producer(settings: KafkaSettings) -> Producer:
     # murmur2 as in Java and aiokafka (faust): one key, one partition, whoever writes it.
     # A record not confirmed in DELIVERY_TIMEOUT_SECONDS is given up (librdkafka's default
     # is 5 minutes): produce_and_wait's caller learns its fate before it answers anyone.
-    return Producer(_client_config(settings) | {"acks": "all", "enable.idempotence": True,
-                                                "linger.ms": 5, "partitioner": "murmur2_random",
-                                                "message.timeout.ms": DELIVERY_TIMEOUT_SECONDS * 1000})
+    producer = Producer(_client_config(settings) | {"acks": "all", "enable.idempotence": True,
+                                                    "linger.ms": 5, "partitioner": "murmur2_random",
+                                                    "message.timeout.ms": DELIVERY_TIMEOUT_SECONDS * 1000})
+    # Delivery reports are served here, so a thread waiting for its record (produce_and_wait)
+    # sleeps on an event instead of polling: ingest's request threads would otherwise take
+    # turns at the GIL every few milliseconds.
+    threading.Thread(target=_serve_delivery_reports, args=(producer,), daemon=True,
+                     name="delivery-reports").start()
+    return producer
+
+
+def _serve_delivery_reports(producer: Producer) -> None:
+    while True:
+        producer.poll(0.1)
 
 
 def produce_and_wait(producer: Producer, topic: str, key: str, value: bytes) -> None:
     """Write one record and return only once the broker has it; raise NotConfirmed once
-    the producer has given it up."""
-    outcome = []
+    the producer has given it up. Waits for this record alone: a flush() would also wait
+    for every record other threads (ingest's requests) keep adding, and under load that
+    is seconds."""
+    delivered, outcome = threading.Event(), []
 
     def on_delivery(err, _msg):
         outcome.append(err)
+        delivered.set()
 
     try:
         producer.produce(topic, key=key.encode(), value=value, on_delivery=on_delivery)
     except BufferError:  # the producer's queue is full: the broker has been away a while
         raise NotConfirmed(f"{topic}: the producer's queue is full") from None
     # The delivery report comes within the message timeout; the margin is for a loaded machine.
-    producer.flush(DELIVERY_TIMEOUT_SECONDS + 5)
-    if not outcome or outcome[0] is not None:
-        raise NotConfirmed(f"{topic}: {outcome[0] if outcome else 'no delivery report'}")
+    if not delivered.wait(DELIVERY_TIMEOUT_SECONDS + 5):
+        raise NotConfirmed(f"{topic}: no delivery report")
+    if outcome[0] is not None:
+        raise NotConfirmed(f"{topic}: {outcome[0]}")
 
 
 def without_leader(client: Producer | Consumer, topics: tuple[str, ...], timeout: float = 2.0) -> list[str]:

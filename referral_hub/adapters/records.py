@@ -6,6 +6,10 @@ from datetime import UTC, datetime
 
 from referral_hub.core.validation import Problem
 
+# A referral's life starts with `referred` and a recall ends it; an amend keeps its clock.
+LIFE_EVENTS = {"refer": "referred", "recall": "recalled"}
+
+
 def contact_event(referral: dict, event_type: str, at: datetime) -> dict:
     """A contacts.v1 record; the same report twice has the same event_id."""
     at = at.astimezone(UTC)

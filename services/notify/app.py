@@ -27,7 +27,7 @@ from referral_hub.adapters.logs import get_logger
 from referral_hub.adapters.metrics import DELIVERED, TIME_TO_NOTIFY, UNDELIVERABLE
 from referral_hub.adapters.records import contact_event, dead_letter
 from referral_hub.settings import HubSettings
-from referral_hub.adapters.streaming import agent, faust_app, raw_topic, send_and_wait
+from referral_hub.adapters.streaming import Batch, agent, each_event, faust_app, raw_topic, send_and_wait
 from referral_hub.adapters.topics import (
     AUDIT,
     CONTACTS,
@@ -44,6 +44,7 @@ from .webhook_channel import WebhookChannel
 log = get_logger()
 APP_ID = "referral-hub-notify"
 EMAIL_RETRY_PAUSES = (1.0, 4.0, 0.0)  # three tries, a few seconds apart
+BATCH = 200  # deliveries at most between two waits for the broker
 
 
 def create_app(settings: HubSettings, config: HubConfig, codec: AvroCodec) -> faust.App:
@@ -61,20 +62,65 @@ def create_app(settings: HubSettings, config: HubConfig, codec: AvroCodec) -> fa
         if agency.channel == "email":
             UNDELIVERABLE.labels(agency.id, "email")
 
-    async def record_delivery(victim_key: str, record_type: str, record: dict, channel: str,
-                              destination: str) -> None:
-        now = clock.now()
+    def delivery_records(record_type: str, record: dict, channel: str, destination: str,
+                         now) -> list[tuple[faust.TopicT, str, bytes]]:
+        """What follows a delivery: `delivered` on contacts.v1, the disclosure on audit.v1."""
         referral_id = record["referral_id"]
-        await send_and_wait(contacts, referral_id, codec.encode(
-            "contact-event", contact_event(record, "delivered", now)))
-        await send_and_wait(audit, referral_id, codec.encode("audit", audit_record(
-            record_type, record, channel, destination, now)))
-        delivered[victim_key] = [*delivered[victim_key], delivered_key(record)]
+        return [(contacts, referral_id, codec.encode("contact-event", contact_event(record, "delivered", now))),
+                (audit, referral_id, codec.encode("audit", audit_record(record_type, record, channel,
+                                                                        destination, now)))]
+
+    def count_delivery(record: dict, channel: str, now) -> None:
         labels = (record["pathway"], record["area"])
         DELIVERED.labels(*labels).inc()
         TIME_TO_NOTIFY.labels(*labels).observe((now - record["reported_at"]).total_seconds())
-        log.info("referral_delivered", referral_id=referral_id, pathway=record["pathway"],
+        log.info("referral_delivered", referral_id=record["referral_id"], pathway=record["pathway"],
                  recipient=record["recipient"], channel=channel)
+
+    async def record_delivery(victim_key: str, record_type: str, record: dict, channel: str,
+                              destination: str) -> None:
+        now = clock.now()
+        await asyncio.gather(*(send_and_wait(topic, key, value) for topic, key, value
+                               in delivery_records(record_type, record, channel, destination, now)))
+        delivered[victim_key] = [*delivered[victim_key], delivered_key(record)]
+        count_delivery(record, channel, now)
+
+    class KafkaDeliveries:
+        """A batch's deliveries to recipients' topics: every recipient record is sent, and
+        once the broker has them all, their `delivered` and audit records; once it has
+        those, the delivered table. Anything else a batch does waits for done() first, so
+        the table is never written out of order."""
+
+        def __init__(self) -> None:
+            self.pending: list[tuple[faust.EventT, str, str, dict, bytes]] = []
+            self.later: dict[str, list[str]] = {}  # the table's values after this batch
+
+        def delivered_to(self, victim_key: str) -> list[str]:
+            return self.later.get(victim_key) or delivered[victim_key]
+
+        def add(self, event: faust.EventT, victim_key: str, record_type: str, record: dict,
+                value: bytes) -> None:
+            self.pending.append((event, victim_key, record_type, record, value))
+            self.later[victim_key] = [*self.delivered_to(victim_key), delivered_key(record)]
+
+        async def done(self) -> None:
+            if not self.pending:
+                return
+            to_recipients, after, now = Batch(), Batch(), clock.now()
+            for _, victim_key, _, record, value in self.pending:
+                await to_recipients.send(recipient_topics[config.topic_for(record["recipient"])], victim_key, value)
+            await to_recipients.done()
+            for event, victim_key, record_type, record, _ in self.pending:
+                topic_name = config.topic_for(record["recipient"])
+                for topic, key, value in delivery_records(record_type, record, "kafka", topic_name, now):
+                    await after.send(topic, key, value)
+            for victim_key, referral_ids in self.later.items():
+                event = next(e for e, key, *_ in reversed(self.pending) if key == victim_key)
+                after.write_after(event, delivered, victim_key, referral_ids)
+            await after.done()
+            for *_, record, _ in self.pending:
+                count_delivery(record, "kafka", now)
+            self.pending, self.later = [], {}
 
     async def give_up(victim_key: str, value: bytes, channel: str, why: str) -> None:
         """Keep an undeliverable record on deliveries.dlq.v1 with the reason, and count it."""
@@ -144,14 +190,26 @@ def create_app(settings: HubSettings, config: HubConfig, codec: AvroCodec) -> fa
         return next(s.key_adult_email for s in config.education_settings.values()
                     if s.recipient_id == recipient_id)
 
-    async def deliver_one(victim_key: str, value: bytes) -> None:
+    def is_school(agency: Recipient | None, record_type: str) -> bool:
+        return agency is None and record_type in ("recipient-encompass", "recipient-recall")
+
+    async def deliver_one(victim_key: str, value: bytes, batch: "KafkaDeliveries | None" = None,
+                          event: faust.EventT | None = None) -> None:
+        """Deliver one record; by Kafka within `batch` when there is one, else at once."""
         record_type, record = codec.decode_any(value)
         referral_id = record["referral_id"]
-        if delivered_key(record) in delivered[victim_key]:
+        if delivered_key(record) in (batch.delivered_to(victim_key) if batch else delivered[victim_key]):
             log.info("referral_already_delivered", referral_id=referral_id, action=record.get("action"))
             return
         agency = config.agency(record["recipient"])
-        if agency is None and record_type in ("recipient-encompass", "recipient-recall"):  # a school
+        by_kafka_only = (is_school(agency, record_type) and not smtp.enabled) \
+            or (agency is not None and agency.channel == "kafka")
+        if batch and by_kafka_only:
+            batch.add(event, victim_key, record_type, record, value)
+            return
+        if batch:
+            await batch.done()
+        if is_school(agency, record_type):
             await deliver_by_kafka(victim_key, record_type, record, value)
             if smtp.enabled:
                 await email_the_school(victim_key, record, value)
@@ -165,14 +223,18 @@ def create_app(settings: HubSettings, config: HubConfig, codec: AvroCodec) -> fa
         else:
             await deliver_by_kafka(victim_key, record_type, record, value)
 
-    @agent(app, work)
-    async def deliver(events):
-        async for event in events:
-            victim_key = event.key.decode()
-            if event.message.topic == WEBHOOK_RETRIES:
-                await webhooks.retry(victim_key, event.value.decode())
-            else:
-                await deliver_one(victim_key, event.value)
+    @agent(app, work, batches_of=BATCH)
+    async def deliver(batches):
+        async for events in batches:
+            batch = KafkaDeliveries()
+            for event in each_event(events):
+                victim_key = event.key.decode()
+                if event.message.topic == WEBHOOK_RETRIES:
+                    await batch.done()
+                    await webhooks.retry(victim_key, event.value.decode())
+                else:
+                    await deliver_one(victim_key, event.value, batch, event)
+            await batch.done()
 
     return app
 

@@ -25,6 +25,10 @@ perpetrator, to that perpetrator's partition, which recalls what it made. Limita
 version that corrects the victim's person id is keyed to another victim's history; the
 earlier victim's referrals are not recalled by it.
 
+The agents take the incidents faust has ready in a batch: they send every record of the
+batch, wait once until the broker has them all, then write the histories
+(streaming.Batch), instead of waiting for each record in turn.
+
 Each decision also starts the referral's life on contacts.v1 (`referred`), which the
 tracker (tracker.py) follows to first contact and reports overdue.
 """
@@ -44,13 +48,13 @@ from referral_hub.adapters.metrics import (DATA_PROBLEMS, DEAD_LETTERS, DUPLICAT
                                            STALE_VERSIONS)
 from referral_hub.adapters.clock import Clock
 from referral_hub.core.disclosure import disclose
-from referral_hub.adapters.records import contact_event, dead_letter
+from referral_hub.adapters.records import LIFE_EVENTS, contact_event, dead_letter
 from referral_hub.core.history import (PairHistory, PairIncident, PerpetratorHistory, PerpetratorIncident,
                                        PriorIncident, SentReferral, VictimHistory)
 from referral_hub.core.revisions import revise_for_perpetrator, revise_for_victim
 from referral_hub.core.rules import Decision, counter_allegation, pair_key, perpetrator_key
 from referral_hub.settings import HubSettings
-from referral_hub.adapters.streaming import agent, faust_app, raw_topic, send_and_wait
+from referral_hub.adapters.streaming import Batch, agent, each_event, faust_app, raw_topic, send_and_wait
 from referral_hub.adapters.topics import (CONTACTS, DELIVERIES, INCIDENTS, INCIDENTS_BY_PAIR,
                                           INCIDENTS_BY_PERPETRATOR, INCIDENTS_DLQ, INCIDENTS_QUALITY,
                                           REFERRALS as REFERRALS_TOPIC)
@@ -60,6 +64,8 @@ from .tracker import add_tracker
 
 log = get_logger()
 APP_ID = "referral-hub-router"
+BATCH = 200  # incidents at most between two waits for the broker
+BATCH = 200  # incidents at most between two waits for the broker
 
 
 def victim_history(entries: list[dict]) -> VictimHistory:
@@ -155,17 +161,17 @@ def create_app(settings: HubSettings, config: HubConfig, codec: AvroCodec) -> fa
             "dead-letter", dead_letter("router", [problem], value, len(value))))
         DEAD_LETTERS.labels("router").inc()
 
-    async def publish(incident: Incident, decisions: list[Decision]) -> None:
+    async def publish(batch: Batch, incident: Incident, decisions: list[Decision]) -> None:
         for decision in decisions:
             record = decision.as_record()
-            await send_and_wait(referrals, incident.key, codec.encode("referral", record))
+            await batch.send(referrals, incident.key, codec.encode("referral", record))
             # What the recipient is sent: only the data it needs (disclosure.py).
-            await send_and_wait(deliveries, incident.key, codec.encode(*disclose(decision, incident, config)))
+            await batch.send(deliveries, incident.key, codec.encode(*disclose(decision, incident, config)))
             # A referral's life starts with `referred` and a recall ends it; the tracker
             # times it from contacts.v1. An amend keeps the referral's clock.
-            life = {"refer": "referred", "recall": "recalled"}.get(decision.action)
+            life = LIFE_EVENTS.get(decision.action)
             if life:
-                await send_and_wait(contacts, decision.referral_id, codec.encode(
+                await batch.send(contacts, decision.referral_id, codec.encode(
                     "contact-event", contact_event(record, life, clock.now())))
             if decision.action == "refer":
                 REFERRALS.labels(decision.pathway, decision.area).inc()
@@ -174,72 +180,86 @@ def create_app(settings: HubSettings, config: HubConfig, codec: AvroCodec) -> fa
                  actions=[d.action for d in decisions],
                  pathways=[d.pathway for d in decisions], config_version=config.version)
 
-    async def report_stale(incident: Incident) -> None:
+    async def report_stale(batch: Batch, incident: Incident) -> None:
         """The same or a lower version, or one after a withdrawal: a data problem, nothing else."""
         STALE_VERSIONS.inc()
         DUPLICATE_INCIDENTS.inc()
         DATA_PROBLEMS.labels("version").inc()
-        await send_and_wait(quality, incident.reference, codec.encode("data-problem", {
+        await batch.send(quality, incident.reference, codec.encode("data-problem", {
             "received_at": clock.now(), "source": "router", "force": incident.force,
             "incident_id": incident.incident_id, "version": incident.version,
             "area": incident.local_authority, "path": "version", "field": "version",
             "problem": "stale", "bad_child_entry": False}))
         log.info("incident_version_stale", incident_ref=incident.reference, version=incident.version)
 
-    @agent(app, incidents)
-    async def route_for_victims(events):
-        async for event in events:
-            value = event.value
-            incident = await readable(event.key, value, INCIDENTS)
-            if incident is None:
-                continue
-            revision = revise_for_victim(incident, victim_history(victims[incident.key]), config)
-            if revision.stale:
-                await report_stale(incident)
-                continue
-            if incident.perpetrator:  # published by the pair stage, after its own check
-                await send_and_wait(by_pair, pair_key(incident),
-                                    codec.encode("routed-incident", routed_incident(value, revision.actions)))
-            else:
-                await publish(incident, revision.actions)
-            for later, action in revision.late_effects:  # a late notification's effect on them
-                await publish(later, [action])
-            if revision.former_perpetrator:  # no longer named: that stage recalls its referrals
-                former_key, without = revision.former_perpetrator
-                await send_and_wait(by_perpetrator, former_key, codec.encode("incident", without.model_dump()))
-            victims[incident.key] = as_table_value(revision.history)
+    # Each stage reads a key's history as the batch's earlier events left it (`pending`)
+    # before the table's, which is only written once the broker has the batch's records.
+    @agent(app, incidents, batches_of=BATCH)
+    async def route_for_victims(batches):
+        async for events in batches:
+            batch, pending = Batch(), {}
+            for event in each_event(events):
+                value = event.value
+                incident = await readable(event.key, value, INCIDENTS)
+                if incident is None:
+                    continue
+                history = pending[incident.key] if incident.key in pending else victim_history(victims[incident.key])
+                revision = revise_for_victim(incident, history, config)
+                if revision.stale:
+                    await report_stale(batch, incident)
+                    continue
+                if incident.perpetrator:  # published by the pair stage, after its own check
+                    await batch.send(by_pair, pair_key(incident),
+                                     codec.encode("routed-incident", routed_incident(value, revision.actions)))
+                else:
+                    await publish(batch, incident, revision.actions)
+                for later, action in revision.late_effects:  # a late notification's effect on them
+                    await publish(batch, later, [action])
+                if revision.former_perpetrator:  # no longer named: that stage recalls its referrals
+                    former_key, without = revision.former_perpetrator
+                    await batch.send(by_perpetrator, former_key, codec.encode("incident", without.model_dump()))
+                pending[incident.key] = revision.history
+                batch.write_after(event, victims, incident.key, as_table_value(revision.history))
+            await batch.done()
 
-    @agent(app, by_pair)
-    async def route_for_pairs(events):
-        async for event in events:
-            routed = await readable_routed(event.key, event.value)
-            if routed is None:
-                continue
-            incident, value, decisions = routed
-            key = event.key.decode()
-            history = pair_history(pairs[key])
-            if history.has_seen(incident):
-                continue  # forwarded again after a restart; already published
-            decisions = counter_allegation(incident, history, config, decisions)
-            await publish(incident, decisions)
-            await send_and_wait(by_perpetrator, perpetrator_key(incident), value)
-            pairs[key] = as_table_value(history.recording(
-                incident, PairHistory.remembered(incident, decisions), config))
+    @agent(app, by_pair, batches_of=BATCH)
+    async def route_for_pairs(batches):
+        async for events in batches:
+            batch, pending = Batch(), {}
+            for event in each_event(events):
+                routed = await readable_routed(event.key, event.value)
+                if routed is None:
+                    continue
+                incident, value, decisions = routed
+                key = event.key.decode()
+                history = pending[key] if key in pending else pair_history(pairs[key])
+                if history.has_seen(incident):
+                    continue  # forwarded again after a restart; already published
+                decisions = counter_allegation(incident, history, config, decisions)
+                await publish(batch, incident, decisions)
+                await batch.send(by_perpetrator, perpetrator_key(incident), value)
+                pending[key] = history.recording(incident, PairHistory.remembered(incident, decisions), config)
+                batch.write_after(event, pairs, key, as_table_value(pending[key]))
+            await batch.done()
 
-    @agent(app, by_perpetrator)
-    async def route_for_perpetrators(events):
-        async for event in events:
-            key = event.key
-            incident = await readable(key, event.value, INCIDENTS_BY_PERPETRATOR)
-            if incident is None:
-                continue
-            revision = revise_for_perpetrator(incident, perpetrator_history(perpetrators[key.decode()]),
-                                              config)
-            if revision.stale:
-                continue  # forwarded again after a restart; already counted
-            if revision.actions:
-                await publish(incident, revision.actions)
-            perpetrators[key.decode()] = as_table_value(revision.history)
+    @agent(app, by_perpetrator, batches_of=BATCH)
+    async def route_for_perpetrators(batches):
+        async for events in batches:
+            batch, pending = Batch(), {}
+            for event in each_event(events):
+                key = event.key.decode()
+                incident = await readable(event.key, event.value, INCIDENTS_BY_PERPETRATOR)
+                if incident is None:
+                    continue
+                history = pending[key] if key in pending else perpetrator_history(perpetrators[key])
+                revision = revise_for_perpetrator(incident, history, config)
+                if revision.stale:
+                    continue  # forwarded again after a restart; already counted
+                if revision.actions:
+                    await publish(batch, incident, revision.actions)
+                pending[key] = revision.history
+                batch.write_after(event, perpetrators, key, as_table_value(revision.history))
+            await batch.done()
 
     add_tracker(app, settings, config, codec, clock)
     return app

@@ -1,7 +1,7 @@
 """The router's timeliness tracker: every referral from decision to first contact.
 
 contacts.v1 (referred, delivered, recipients' reports; key referral_id) -> a faust table of
-each referral's status (referral_hub/core/timeliness.py) -> time-to-attempt and time-to-contact
+each open referral's status (referral_hub/core/timeliness.py) -> time-to-attempt and time-to-contact
 histograms. A timer looks for referrals past due_at and sends a check for each to
 referral-checks.v1, keyed like contacts.v1; the agent that owns the table decides on it,
 so a referral is reported overdue once (then reminded daily), also across restarts.
@@ -9,6 +9,7 @@ Timers cannot write faust tables, hence the round trip through the checks topic.
 """
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from datetime import datetime
 
@@ -21,12 +22,13 @@ from referral_hub.adapters.logs import get_logger
 from referral_hub.adapters.metrics import (FIRST_CONTACTS, OPEN_REFERRALS, OVERDUE_EVENTS, OVERDUE_REFERRALS,
                                   TIME_TO_CONTACT, TIME_TO_FIRST_ATTEMPT, UNDELIVERED_DUE_SOON)
 from referral_hub.settings import HubSettings
-from referral_hub.adapters.streaming import agent, send_and_wait
+from referral_hub.adapters.streaming import agent, each_event, send_and_wait
 from referral_hub.core.timeliness import (after_notice, days_overdue, is_open, is_overdue,
                                      is_undelivered_due_soon, overdue_notice, record_event)
 from referral_hub.adapters.topics import CONTACTS, OVERDUE, REFERRAL_CHECKS
 
 log = get_logger()
+BATCH = 200  # events at most acknowledged together
 GAUGES = {"open": (OPEN_REFERRALS, lambda s, now: is_open(s)),
           "overdue": (OVERDUE_REFERRALS, is_overdue),
           "undelivered": (UNDELIVERED_DUE_SOON, is_undelivered_due_soon)}
@@ -44,25 +46,33 @@ def add_tracker(app: faust.App, settings: HubSettings, config: HubConfig, codec:
                                            value_type=bytes, key_serializer="raw",
                                            value_serializer="raw")
                   for area in config.areas.values()}
+    # Open referrals only, so the overdue check's cost follows the referrals open now; a
+    # closed one moves to `closed`, which only a late report on it reads.
     statuses = app.Table("referral-status", default=dict)
+    closed = app.Table("closed-referrals", default=dict)
     labelled: set[tuple[str, str]] = set()
     for area in config.areas:  # every compliance series from the start: ratios need both
         for pathway in Pathway.__args__:
             for within in ("true", "false"):
                 FIRST_CONTACTS.labels(pathway, area, within)
 
-    @agent(app, lifecycle)
-    async def track(events):
-        async for event in events:
-            referral_id = event.key.decode()
-            if event.message.topic == REFERRAL_CHECKS:
-                await notice_if_overdue(referral_id, datetime.fromisoformat(event.value.decode()))
-            else:
-                observe(referral_id, codec.decode("contact-event", event.value))
+    @agent(app, lifecycle, batches_of=BATCH)  # acked a batch at a time; each event in turn
+    async def track(batches):
+        async for events in batches:
+            for event in each_event(events):
+                referral_id = event.key.decode()
+                if event.message.topic == REFERRAL_CHECKS:
+                    await notice_if_overdue(referral_id, datetime.fromisoformat(event.value.decode()))
+                else:
+                    observe(referral_id, codec.decode("contact-event", event.value))
 
     def observe(referral_id: str, contact: dict) -> None:
-        status, observations = record_event(statuses[referral_id] or None, contact)
-        statuses[referral_id] = status
+        status, observations = record_event(statuses[referral_id] or closed[referral_id] or None, contact)
+        # Closed moves it out of referral-status; recalled then made again moves it back.
+        holds, not_any_more = (statuses, closed) if is_open(status) else (closed, statuses)
+        holds[referral_id] = status
+        if referral_id in not_any_more:
+            del not_any_more[referral_id]
         labels = (status["pathway"], status["area"])
         for observation in observations:
             if observation.kind == "first_attempt":
@@ -84,8 +94,8 @@ def add_tracker(app: faust.App, settings: HubSettings, config: HubConfig, codec:
             "escalation_contact": config.areas[status["area"]].recipients["ESCALATION"].id,
             "reported_at": datetime.fromisoformat(status["reported_at"]),
             "due_at": datetime.fromisoformat(status["due_at"]), "detected_at": now})
-        await send_and_wait(overdue, referral_id, record)
-        await send_and_wait(escalation[status["area"]], referral_id, record)
+        await asyncio.gather(send_and_wait(overdue, referral_id, record),
+                             send_and_wait(escalation[status["area"]], referral_id, record))
         statuses[referral_id] = after_notice(status, now)
         OVERDUE_EVENTS.labels(status["pathway"], status["area"], kind).inc()
         log.warning("referral_overdue", referral_id=referral_id, pathway=status["pathway"],
@@ -95,13 +105,15 @@ def add_tracker(app: faust.App, settings: HubSettings, config: HubConfig, codec:
     async def look_for_overdue():
         now = clock.now()
         counts = {name: Counter() for name in GAUGES}
+        due = []
         for referral_id, status in list(statuses.items()):
             labels = (status["pathway"], status["area"])
             labelled.add(labels)
             for name, (_gauge, holds) in GAUGES.items():
                 counts[name][labels] += holds(status, now)
             if overdue_notice(status, now):
-                await send_and_wait(checks, referral_id, now.isoformat().encode())
+                due.append(send_and_wait(checks, referral_id, now.isoformat().encode()))
+        await asyncio.gather(*due)
         for name, (gauge, _holds) in GAUGES.items():
             for labels in labelled:  # a count that fell to zero must show zero, not vanish
                 gauge.labels(*labels).set(counts[name][labels])

@@ -15,7 +15,7 @@ from mode.utils.imports import symbol_by_name
 # is checked too. Placeholders are filled with the hub's real table names and a key.
 FAUST_BLUEPRINTS = [*faust_web.DEFAULT_BLUEPRINTS, *faust_web.PRODUCTION_BLUEPRINTS,
                     *faust_web.DEBUG_BLUEPRINTS, *faust_web.OPTIONAL_BLUEPRINTS]
-TABLES = {"router": ("victim-history", "perpetrator-history", "referral-status"),
+TABLES = {"router": ("victim-history", "perpetrator-history", "referral-status", "closed-referrals"),
           "notify": ("webhook-waiting", "delivered-referrals")}
 
 
