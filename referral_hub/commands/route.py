@@ -62,8 +62,7 @@ class OfflineRouter:
         return revision.actions
 
     def is_stale(self, incident: Incident) -> bool:
-        prior = self.victims.get(incident.key, VictimHistory()).entry(incident.reference)
-        return prior is not None and (prior.withdrawn or incident.version <= prior.version)
+        return self.victims.get(incident.key, VictimHistory()).is_stale(incident)
 
 
 @dataclass(frozen=True)

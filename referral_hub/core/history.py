@@ -82,6 +82,12 @@ class _PersonHistory:
     def has(self, reference: str) -> bool:
         return self.entry(reference) is not None
 
+    def is_stale(self, incident: Incident) -> bool:
+        """This version changes nothing: the same or a lower version of the incident is
+        recorded already, or the incident was withdrawn (any version after is stale)."""
+        prior = self.entry(incident.reference)
+        return prior is not None and (prior.withdrawn or incident.version <= prior.version)
+
     def entry(self, reference: str):
         return next((prior for prior in self.incidents if prior.reference == reference), None)
 
@@ -145,11 +151,6 @@ class PairHistory(_PersonHistory):
     def remembered(incident: Incident, decisions: list[Decision]) -> PairIncident:
         return PairIncident(incident.reference, incident.victim.person_id, incident.reported_at,
                             incident.status == "withdrawn", incident.version)
-
-    def has_seen(self, incident: Incident) -> bool:
-        """This version of the incident (or a later one) is recorded already."""
-        entry = self.entry(incident.reference)
-        return entry is not None and entry.version >= incident.version
 
     def reversed_roles(self, incident: Incident, days: int) -> PairIncident | None:
         """The nearest incident already known, within `days` UK calendar days of this one,

@@ -89,9 +89,9 @@ def revise_for_perpetrator(incident: Incident, history: PerpetratorHistory, conf
 
 
 def _revise(incident: Incident, history, config: HubConfig, decide: Callable) -> Revision:
-    prior = history.entry(incident.reference)
-    if prior is not None and (prior.withdrawn or incident.version <= prior.version):
+    if history.is_stale(incident):
         return Revision([], history, stale=True)
+    prior = history.entry(incident.reference)
     rest = history.without(incident.reference)
     if incident.status == "withdrawn":
         actions = [_recall(s.decision, incident.withdrawal_reason,

@@ -36,7 +36,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, astuple, fields
 from datetime import datetime
-from typing import get_args
+from typing import Callable, get_args
 
 import faust
 
@@ -105,6 +105,11 @@ def routed_incident(value: bytes, decisions: list[Decision]) -> dict:
 def victim_stage_decisions(record: dict) -> list[Decision]:
     return [Decision(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
             for d in record["decisions"]]
+
+
+def latest(pending: dict, key: str, table, parse: Callable):
+    """A key's history as the batch's earlier events left it, else as the table holds it."""
+    return pending[key] if key in pending else parse(table[key])
 
 
 def as_table_value(history: VictimHistory | PerpetratorHistory | PairHistory) -> list[dict]:
@@ -203,7 +208,7 @@ def create_app(settings: HubSettings, config: HubConfig, codec: AvroCodec) -> fa
                 incident = await readable(event.key, value, INCIDENTS)
                 if incident is None:
                     continue
-                history = pending[incident.key] if incident.key in pending else victim_history(victims[incident.key])
+                history = latest(pending, incident.key, victims, victim_history)
                 revision = revise_for_victim(incident, history, config)
                 if revision.stale:
                     await report_stale(batch, incident)
@@ -232,8 +237,8 @@ def create_app(settings: HubSettings, config: HubConfig, codec: AvroCodec) -> fa
                     continue
                 incident, value, decisions = routed
                 key = event.key.decode()
-                history = pending[key] if key in pending else pair_history(pairs[key])
-                if history.has_seen(incident):
+                history = latest(pending, key, pairs, pair_history)
+                if history.is_stale(incident):
                     continue  # forwarded again after a restart; already published
                 decisions = counter_allegation(incident, history, config, decisions)
                 await publish(batch, incident, decisions)
@@ -251,7 +256,7 @@ def create_app(settings: HubSettings, config: HubConfig, codec: AvroCodec) -> fa
                 incident = await readable(event.key, event.value, INCIDENTS_BY_PERPETRATOR)
                 if incident is None:
                     continue
-                history = pending[key] if key in pending else perpetrator_history(perpetrators[key])
+                history = latest(pending, key, perpetrators, perpetrator_history)
                 revision = revise_for_perpetrator(incident, history, config)
                 if revision.stale:
                     continue  # forwarded again after a restart; already counted
