@@ -39,7 +39,7 @@ FIRST_CONTACTS = Counter("referral_hub_first_contacts_total",
                          "Referrals reaching first contact, and whether by their due_at",
                          ["pathway", "area", "within_deadline"])
 OPEN_REFERRALS = Gauge("referral_hub_open_referrals",
-                       "Referrals decided and not yet contacted (acknowledged for ENCOMPASS)",
+                       "Referrals decided and not yet closed by an outcome or a recall",
                        ["pathway", "area"])
 OVERDUE_REFERRALS = Gauge("referral_hub_overdue_referrals",
                           "Open referrals past their due_at", ["pathway", "area"])
