@@ -5,6 +5,7 @@ import logging
 import threading
 import time
 import uuid
+import weakref
 from collections.abc import Callable
 
 from confluent_kafka import (
@@ -56,25 +57,33 @@ def require_topics(settings: KafkaSettings, topics: list[str]) -> None:
         raise KafkaUnavailable(f"no topic {', '.join(missing)} on {settings.bootstrap_servers}")
 
 
+class _Producer(Producer):
+    """confluent-kafka's Producer, which (a C type) cannot be referred to weakly; this can."""
+
+
 def make_producer(settings: KafkaSettings) -> Producer:
     # acks=all with idempotence: an accepted notification is on the broker, once.
     # murmur2 as in Java and aiokafka (faust): one key, one partition, whoever writes it.
     # A record not confirmed in DELIVERY_TIMEOUT_SECONDS is given up (librdkafka's default
     # is 5 minutes): produce_and_wait's caller learns its fate before it answers anyone.
-    producer = Producer(_client_config(settings) | {"acks": "all", "enable.idempotence": True,
+    producer = _Producer(_client_config(settings) | {"acks": "all", "enable.idempotence": True,
                                                     "linger.ms": 5, "partitioner": "murmur2_random",
                                                     "message.timeout.ms": DELIVERY_TIMEOUT_SECONDS * 1000})
     # Delivery reports are served here, so a thread waiting for its record (produce_and_wait)
     # sleeps on an event instead of polling: ingest's request threads would otherwise take
     # turns at the GIL every few milliseconds.
-    threading.Thread(target=_serve_delivery_reports, args=(producer,), daemon=True,
+    threading.Thread(target=_serve_delivery_reports, args=(weakref.ref(producer),), daemon=True,
                      name="delivery-reports").start()
     return producer
 
 
-def _serve_delivery_reports(producer: Producer) -> None:
-    while True:
+def _serve_delivery_reports(producer_ref: weakref.ref) -> None:
+    """Until the producer is gone: the thread holds it only weakly, so a producer its owner
+    dropped is freed (librdkafka's connections closed with it) and the thread ends, instead
+    of polling a broker long stopped for as long as the process lives."""
+    while (producer := producer_ref()) is not None:
         producer.poll(0.1)
+        del producer  # no strong reference while the next turn looks
 
 
 def produce_and_wait(producer: Producer, topic: str, key: str, value: bytes) -> None:
