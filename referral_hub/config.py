@@ -274,6 +274,11 @@ class HubConfig(_Strict):
         yield from (recipient for area in self.areas.values() for _, recipient in area.named_recipients())
         yield from (force.out_of_area.contact for force in self.forces.values() if force.out_of_area)
 
+    @property
+    def longest_window_days(self) -> int:
+        """How far back any area's rules look: history older than this is never read."""
+        return max(area.windows.longest_days for area in self.areas.values())
+
     def rules_area(self, local_authority: str, force: str) -> Area:
         """The area whose rules decide an incident: the victim's, or for a victim living
         outside the partnership the one the force's out-of-area configuration names."""

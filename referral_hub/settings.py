@@ -104,6 +104,8 @@ class HubSettings(BaseSettings):
     # Tests set a clock file; production reads the real clock (see referral_hub/adapters/clock.py).
     clock_file: Path | None = None
     overdue_check_seconds: float = Field(default=15.0, gt=0)
+    # How often the router looks for people its rules will never look back to (forgetting.py).
+    history_check_seconds: float = Field(default=3600.0, gt=0)
     # How often notify looks for webhook deliveries whose retry time has come.
     webhook_check_seconds: float = Field(default=5.0, gt=0)
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)

@@ -16,10 +16,12 @@ AUDIT = "audit.v1"                    # every disclosure: who got which referral
 OVERDUE = "overdue.v1"                # referrals past due_at without contact, key referral_id
 REFERRAL_CHECKS = "referral-checks.v1"  # router's own: "is this one overdue now?", key referral_id
 WEBHOOK_RETRIES = "webhook-retries.v1"  # notify's own: "retry this recipient's webhook now", key force:victim
+HISTORY_EXPIRIES = "history-expiries.v1"  # router's own: "forget this person now?", key as the history's
 
 CORE_TOPICS = (INCIDENTS, INCIDENTS_DLQ, INCIDENTS_QUALITY, INCIDENTS_BY_PAIR, INCIDENTS_BY_PERPETRATOR,
                REFERRALS, DELIVERIES,
-               DELIVERIES_DLQ, CONTACTS, AUDIT, OVERDUE, REFERRAL_CHECKS, WEBHOOK_RETRIES)
+               DELIVERIES_DLQ, CONTACTS, AUDIT, OVERDUE, REFERRAL_CHECKS, WEBHOOK_RETRIES,
+               HISTORY_EXPIRIES)
 
 
 def raw_topic(force: str) -> str:

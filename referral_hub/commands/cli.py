@@ -41,7 +41,7 @@ COMMANDS = {
     "router": ("run the router service: the pathway rules over the incident stream",
                "Decides each incident's referrals, tracks their deadlines and reports the overdue. "
                "JSON logs on stderr.",
-               [CONFIG, SCHEMAS, "RH_ROUTER_HOST, RH_ROUTER_PORT", "RH_OVERDUE_CHECK_SECONDS", STATE,
+               [CONFIG, SCHEMAS, "RH_ROUTER_HOST, RH_ROUTER_PORT", "RH_OVERDUE_CHECK_SECONDS, RH_HISTORY_CHECK_SECONDS", STATE,
                 COMMON, KAFKA_SETTINGS, NEW_TOPICS]),
     "notify": ("run the notify service: delivers referrals to recipients",
                "Delivers each referral by its recipient's channel (Kafka topic, signed webhook, "

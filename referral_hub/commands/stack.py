@@ -136,7 +136,11 @@ class Services:
             raise RuntimeError(f"port(s) {taken} already in use on 127.0.0.1: is another hub running?")
         for name in SERVICES:
             self.start_one(name)
-        self.wait_ready(timeout)
+        try:
+            self.wait_ready(timeout)
+        except Exception:  # one did not start: the others are not left holding their ports
+            self.stop()
+            raise
 
     def start_one(self, name: str) -> None:
         output = None

@@ -88,6 +88,12 @@ class _PersonHistory:
         prior = self.entry(incident.reference)
         return prior is not None and (prior.withdrawn or incident.version <= prior.version)
 
+    def forgotten(self, today: date, keep_days: int) -> bool:
+        """Whether every incident of it lies more than `keep_days` UK calendar days before
+        `today`: no rule looks back to it from an incident reported today or later, so the
+        person can leave the router's table (with the notifications it keeps)."""
+        return all((today - uk_day(p.reported_at)).days > keep_days for p in self.incidents)
+
     def entry(self, reference: str):
         return next((prior for prior in self.incidents if prior.reference == reference), None)
 

@@ -60,11 +60,11 @@ from referral_hub.adapters.topics import (CONTACTS, DELIVERIES, INCIDENTS, INCID
                                           REFERRALS as REFERRALS_TOPIC)
 from referral_hub.core.validation import Problem
 
+from .forgetting import History, add_forgetting
 from .tracker import add_tracker
 
 log = get_logger()
 APP_ID = "referral-hub-router"
-BATCH = 200  # incidents at most between two waits for the broker
 BATCH = 200  # incidents at most between two waits for the broker
 
 
@@ -267,4 +267,7 @@ def create_app(settings: HubSettings, config: HubConfig, codec: AvroCodec) -> fa
             await batch.done()
 
     add_tracker(app, settings, config, codec, clock)
+    add_forgetting(app, settings, config, clock, {
+        "victim": History(victims, victim_history), "pair": History(pairs, pair_history),
+        "perpetrator": History(perpetrators, perpetrator_history)})
     return app

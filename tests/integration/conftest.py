@@ -112,6 +112,7 @@ def hub(broker, mailbox, webhooks, config_dir):
                         state_dir=TEST_RUN_DIR / "state",
                         settings={"RH_CONFIG_DIR": str(config_dir),
                                   "RH_CLOCK_FILE": str(CLOCK_FILE), "RH_OVERDUE_CHECK_SECONDS": "1",
+                                  "RH_HISTORY_CHECK_SECONDS": "2",
                                   "RH_WEBHOOK_CHECK_SECONDS": "1",
                                   "RH_TEST_WEBHOOK_SECRET": WEBHOOK_SECRET,
                                   "RH_SMTP_ENABLED": "true", "RH_SMTP_PORT": str(SMTP_PORT),
