@@ -106,7 +106,8 @@ def add_tracker(app: faust.App, settings: HubSettings, config: HubConfig, codec:
         now = clock.now()
         counts = {name: Counter() for name in GAUGES}
         due = []
-        for referral_id, status in list(statuses.items()):
+        # Read in turn, not copied first: the open referrals can be many (a replay of a year).
+        for referral_id, status in statuses.items():
             labels = (status["pathway"], status["area"])
             labelled.add(labels)
             for name, (_gauge, holds) in GAUGES.items():
