@@ -85,7 +85,57 @@ def _former_perpetrator(incident: Incident, prior) -> tuple[str, Incident] | Non
 
 
 def revise_for_perpetrator(incident: Incident, history: PerpetratorHistory, config: HubConfig) -> Revision:
-    return _revise(incident, history, config, decide_for_perpetrator)
+    revision = _revise(incident, history, config, decide_for_perpetrator)
+    if incident.perpetrator is None and not revision.stale:  # no longer this perpetrator's incident
+        return replace(revision, history=history.without(incident.reference))
+    return revision
+
+
+# --- a victim's person id corrected -----------------------------------------------------
+
+@dataclass(frozen=True)
+class LastVersion:
+    """Per incident (force and incident id): whose history holds its last version, and that
+    version (JSON), so a version naming another victim can be taken out of the earlier one's."""
+    victim_key: str
+    version: int
+    notification: str
+
+
+def claimed(incident: Incident, last: LastVersion | None) -> tuple[LastVersion | None, tuple[str, Incident] | None]:
+    """The incident's last version once this one is in a victim's history, and the departure
+    it calls for, if any: (the victim key whose history must let the incident go, the version
+    that governs). Either order of two versions naming different victims ends the same way:
+    the higher one stands and the other victim's history lets the incident go."""
+    if last is None or incident.version > last.version:
+        now = LastVersion(incident.key, incident.version, incident.model_dump_json())
+        moved = last is not None and last.victim_key != incident.key
+        return now, ((last.victim_key, incident) if moved else None)
+    if incident.version < last.version and incident.key != last.victim_key:
+        return last, (incident.key, Incident.model_validate_json(last.notification))
+    return last, None
+
+
+def depart_victim(incident: Incident, history: VictimHistory, config: HubConfig) -> Revision:
+    """`incident` (a higher version) names another victim: it leaves this history, and the
+    referrals its earlier version made here whose subject was this victim, or whom it no
+    longer names, are recalled (subject_removed); on a withdrawal, every live one is, with its
+    reason. A child still named keeps their referral: the new victim's history makes it again
+    (the same referral id). Another incident's referrals stand."""
+    prior = history.entry(incident.reference)
+    if prior is None or incident.version <= prior.version:
+        return Revision([], history, stale=True)
+    earlier = Incident.model_validate_json(prior.notification)
+    live = [s.decision for s in prior.sent if s.live]
+    if incident.status == "withdrawn":
+        actions = [_recall(d, incident.withdrawal_reason,
+                           f"the force withdrew the incident: {incident.withdrawal_reason}") for d in live]
+    else:
+        actions = [_recall(d, "subject_removed", f"version {incident.version} names another victim")
+                   for d in live
+                   if d.subject_id == earlier.victim.person_id or d.subject_id not in incident.person_ids]
+    return Revision(actions, history.without(incident.reference),
+                    former_perpetrator=_former_perpetrator(incident, prior))
 
 
 def _revise(incident: Incident, history, config: HubConfig, decide: Callable) -> Revision:
