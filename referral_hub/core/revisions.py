@@ -70,9 +70,11 @@ def revise_for_victim(incident: Incident, history: VictimHistory, config: HubCon
     if revision.stale:
         return revision
     if prior is not None:
-        return replace(revision, former_perpetrator=_former_perpetrator(incident, prior))
+        revision = replace(revision, former_perpetrator=_former_perpetrator(incident, prior))
     if incident.status == "withdrawn":
-        return revision
+        return revision  # out of history: other incidents' referrals stand
+    # A first sighting placed before later incidents, or an amendment (reported_at corrected,
+    # a re-grade now referred to MARAC) can make a later incident meet a criterion.
     effects, after = _late_effects(incident, revision.history, config)
     return replace(revision, history=after, late_effects=effects)
 

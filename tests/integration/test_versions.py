@@ -108,3 +108,20 @@ def test_an_area_corrected_moves_the_referral_to_the_new_marac(api, topic):
     new.wait_for(lambda _: new.values(referral_id=marac["referral_id"]), "the referral at Knowsley's MARAC")
     [moved] = new.values(referral_id=marac["referral_id"])
     assert (moved["action"], moved["due_at"]) == ("refer", marac["due_at"])
+
+
+def test_a_corrected_victim_id_recalls_the_old_victims_marac_referral_and_refers_the_new_victim(api, topic):
+    first = fresh_incident()
+    old = posted_referral(api, topic, first, "MARAC")
+    corrected = first | {"version": 2, "victim": first["victim"] | {"person_id": first["victim"]["person_id"] + "X"}}
+    assert post_incident(api, corrected).status_code == 202
+    referrals = topic(REFERRALS, "referral")
+    referrals.wait_for(lambda _: referrals.values(referral_id=old["referral_id"], action="recall"),
+                       "the old victim's MARAC referral recalled")
+    [recall] = referrals.values(referral_id=old["referral_id"], action="recall")
+    assert recall["reasons"] == ["subject_removed"]
+    referrals.wait_for(lambda _: referrals.values(incident_id=first["incident_id"], pathway="MARAC",
+                                                  subject_id=corrected["victim"]["person_id"]),
+                       "the new victim's MARAC referral")
+    marac = topic("recipient.st-helens-marac.v1", "any")
+    marac.wait_for(lambda _: marac.values(referral_id=old["referral_id"], action="recall"), "MARAC's recall")
