@@ -215,47 +215,57 @@ def create_app(settings: HubSettings, config: HubConfig, codec: AvroCodec) -> fa
             "problem": "stale", "bad_child_entry": False}))
         log.info("incident_version_stale", incident_ref=incident.reference, version=incident.version)
 
-    # Each stage reads a key's history as the batch's earlier events left it (`pending`)
-    # before the table's, which is only written once the broker has the batch's records.
     async def forget_perpetrator(batch: Batch, former: tuple[str, Incident] | None) -> None:
         if former:  # no longer named: that stage recalls its referrals and lets the incident go
             former_key, without = former
             await batch.send(by_perpetrator, former_key, codec.encode("incident", without.model_dump()))
 
+    async def take(batch: Batch, incident: Incident, value: bytes, key: str,
+                   history: VictimHistory) -> VictimHistory | None:
+        """A notification into its victim's history: the history after, None when stale."""
+        revision = revise_for_victim(incident, history, config)
+        if revision.stale:
+            await report_stale(batch, incident)
+            return None
+        if incident.perpetrator:  # published by the pair stage, after its own check
+            await batch.send(by_pair, pair_key(incident),
+                             codec.encode("routed-incident", routed_incident(value, revision.actions)))
+        else:
+            await publish(batch, incident, revision.actions)
+        for later, action in revision.late_effects:  # a late notification's effect on them
+            await publish(batch, later, [action])
+        await forget_perpetrator(batch, revision.former_perpetrator)
+        await batch.send(by_incident, incident.reference, value)  # whose incident it is now
+        return revision.history
+
+    async def let_go(batch: Batch, incident: Incident, value: bytes, key: str,
+                     history: VictimHistory) -> VictimHistory | None:
+        """A version naming another victim, out of this (earlier) victim's history."""
+        revision = depart_victim(incident, history, config)
+        if revision.stale:
+            return None  # let go already (a replay), or a higher version came back here
+        await publish(batch, incident, revision.actions, key)
+        await forget_perpetrator(batch, revision.former_perpetrator)
+        return revision.history
+
+    # Each stage reads a key's history as the batch's earlier events left it (`pending`)
+    # before the table's, which is only written once the broker has the batch's records.
     @agent(app, incidents, batches_of=BATCH)
     async def route_for_victims(batches):
         async for events in batches:
             batch, pending = Batch(), {}
             for event in each_event(events):
-                value = event.value
                 topic = event.message.topic
-                incident = await readable(event.key, value, topic)
+                incident = await readable(event.key, event.value, topic)
                 if incident is None:
                     continue
-                key = event.key.decode() if topic == INCIDENTS_DEPARTED else incident.key
-                history = latest(pending, key, victims, victim_history)
-                if topic == INCIDENTS_DEPARTED:  # the incident now names another victim
-                    revision = depart_victim(incident, history, config)
-                    if revision.stale:
-                        continue  # let go already (a replay), or a higher version came back here
-                    await publish(batch, incident, revision.actions, key)
-                    await forget_perpetrator(batch, revision.former_perpetrator)
-                else:
-                    revision = revise_for_victim(incident, history, config)
-                    if revision.stale:
-                        await report_stale(batch, incident)
-                        continue
-                    if incident.perpetrator:  # published by the pair stage, after its own check
-                        await batch.send(by_pair, pair_key(incident),
-                                         codec.encode("routed-incident", routed_incident(value, revision.actions)))
-                    else:
-                        await publish(batch, incident, revision.actions)
-                    for later, action in revision.late_effects:  # a late notification's effect on them
-                        await publish(batch, later, [action])
-                    await forget_perpetrator(batch, revision.former_perpetrator)
-                    await batch.send(by_incident, incident.reference, value)  # whose it is now
-                pending[key] = revision.history
-                batch.write_after(event, victims, key, as_table_value(revision.history))
+                departed_from = topic == INCIDENTS_DEPARTED  # the incident now names another victim
+                key = event.key.decode() if departed_from else incident.key
+                handle = let_go if departed_from else take
+                after = await handle(batch, incident, event.value, key, latest(pending, key, victims, victim_history))
+                if after is not None:
+                    pending[key] = after
+                    batch.write_after(event, victims, key, as_table_value(after))
             await batch.done()
 
     @agent(app, by_incident, batches_of=BATCH)
