@@ -5,6 +5,8 @@ the router runs the same core (revisions.claimed and depart_victim) in its incid
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from referral_hub.commands.route import OfflineRouter
 from referral_hub.config import load_config
@@ -120,3 +122,25 @@ def test_which_history_lets_an_incident_go(last, arriving, departs_from, governi
         assert departure is None
     else:
         assert (departure[0], departure[1].version) == (f"merseyside:{departs_from}", governing)
+
+
+@settings(max_examples=100, deadline=None)
+@given(victims=st.lists(st.sampled_from([OLD, NEW, "MP-P-88125"]), min_size=1, max_size=4),
+       with_child=st.lists(st.booleans(), min_size=4, max_size=4), order=st.randoms(use_true_random=False))
+def test_any_order_of_versions_naming_any_victims_leaves_the_last_versions_referrals_live(victims, with_child, order):
+    """Whatever victims the versions name, and in whatever order they arrive (the router sees
+    two victims' versions on two partitions), what stays live is what the highest version
+    alone makes (and what stands with no_longer_met, the facts having changed)."""
+    versions = [incident(version=n, victim__person_id=victim, children=incident()["children"] * with_child[n - 1])
+                for n, victim in enumerate(victims, start=1)]
+    arriving = order.sample(versions, len(versions))
+    router = OfflineRouter(CONFIG)
+    last: dict[str, tuple[str, tuple[str, ...]]] = {}
+    for notification in arriving:
+        for decision in router.route(parse_incident(json.dumps(notification), CONFIG)):
+            last[decision.referral_id] = (decision.action, decision.reasons)
+    alone = OfflineRouter(CONFIG).route(parse_incident(json.dumps(versions[-1]), CONFIG))
+    live = {ref for ref, (action, reasons) in last.items() if action != "recall" and reasons != ("no_longer_met",)}
+    assert live == {d.referral_id for d in alone}
+    holders = [key for key, history in router.victims.items() if history.has(REFERENCE)]
+    assert holders == [f"merseyside:{victims[-1]}"]
