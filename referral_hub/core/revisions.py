@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, replace
+from functools import partial
 from datetime import UTC, datetime
 from typing import Callable
 
@@ -65,7 +66,9 @@ def changed_fields(before: str, after: str) -> list[str]:
 
 
 def revise_for_victim(incident: Incident, history: VictimHistory, config: HubConfig) -> Revision:
-    revision = _revise(incident, history, config, decide_for_victim)
+    seen_first_late = incident.version > 1 and not history.has(incident.reference)
+    revision = _revise(incident, history, config, _for_victim_seen_first_late if seen_first_late
+                       else decide_for_victim)
     prior = history.entry(incident.reference)
     if revision.stale:
         return revision
@@ -86,8 +89,21 @@ def _former_perpetrator(incident: Incident, prior) -> tuple[str, Incident] | Non
     return earlier, incident.model_copy(update={"perpetrator": None})
 
 
+def _for_victim_seen_first_late(incident: Incident, history: VictimHistory, config: HubConfig) -> list[Decision]:
+    """A version above the first that this history sees first (the victim's person id
+    corrected, or the earlier versions never came): its referrals were not made here before,
+    so are due from the later of reported_at and sent_at; but a child's keeps a first
+    version's due_at, as the earlier victim's history may have made it under the same id."""
+    children = {child.person_id for child in incident.children}
+    as_first = {d.referral_id: d for d in decide_for_victim(incident, history, config)}
+    return [as_first[d.referral_id] if d.subject_id in children else d
+            for d in decide_for_victim(incident, history, config, clock_start=incident.clock_start)]
+
+
 def revise_for_perpetrator(incident: Incident, history: PerpetratorHistory, config: HubConfig) -> Revision:
-    revision = _revise(incident, history, config, decide_for_perpetrator)
+    seen_first_late = incident.version > 1 and not history.has(incident.reference)
+    revision = _revise(incident, history, config, partial(decide_for_perpetrator, clock_start=incident.clock_start)
+                       if seen_first_late else decide_for_perpetrator)
     if incident.perpetrator is None and not revision.stale:  # no longer this perpetrator's incident
         return replace(revision, history=history.without(incident.reference))
     return revision

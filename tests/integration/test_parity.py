@@ -94,10 +94,10 @@ EXPECTED = [
     # 7 and 8: E's first and second (Easter: 8 is due the Tuesday after Easter Monday)
     ("refer", 7, "COMMUNITY_ADVOCACY", "E", "st-helens-community", ["medium_risk"], "2026-02-03T09:00:00Z"),
     ("refer", 8, "COMMUNITY_ADVOCACY", "E", "st-helens-community", ["medium_risk"], "2026-04-07T08:00:00Z"),
-    # 1's victim corrected from A to E: E's referral (a first version's, due as 1's was); 1
-    # before 8 makes 8 E's third in 365 days: MARAC and IDVA, late, due from the sending
-    # (Saturday 21 November), and 8's support referral stands; A's referral is recalled
-    ("refer", 1, "COMMUNITY_ADVOCACY", "E", "st-helens-community", ["medium_risk"], "2026-01-06T09:00:00Z"),
+    # 1's victim corrected from A to E: E's referral, new, two working days from the sending
+    # (Saturday 21 November); 1 before 8 makes 8 E's third in 365 days: MARAC and IDVA,
+    # late, due from the sending, and 8's support referral stands; A's referral is recalled
+    ("refer", 1, "COMMUNITY_ADVOCACY", "E", "st-helens-community", ["medium_risk"], "2026-11-24T09:00:00Z"),
     ("refer", 8, "MARAC", "E", "st-helens-marac", ["potential_escalation", "late_notification"],
      "2026-11-23T09:00:00Z"),
     ("refer", 8, "IDVA", "E", "st-helens-idva", ["potential_escalation", "late_notification"],

@@ -59,6 +59,15 @@ def test_a_corrected_victim_id_recalls_the_old_victims_referrals_in_either_order
     assert held_by(router, "victim") == {OLD: False, NEW: True}
 
 
+def test_the_new_victims_referrals_are_due_from_the_sending_and_the_childs_keeps_its_due():
+    router = OfflineRouter(CONFIG)
+    first = {d.pathway: d for d in router.route(parse_incident(json.dumps(incident()), CONFIG))}
+    corrected = {(d.action, d.pathway): d for d in router.route(parse_incident(json.dumps(
+        CORRECTED | {"sent_at": "2026-11-24T10:00:00Z"}), CONFIG))}
+    assert corrected["refer", "MARAC"].due_at.isoformat() == "2026-11-25T09:00:00+00:00"  # a working day on
+    assert corrected["refer", "ENCOMPASS"].due_at == first["ENCOMPASS"].due_at
+
+
 def test_a_corrected_victim_id_sent_again_changes_nothing():
     _, actions = routed(incident(), CORRECTED, CORRECTED)
     assert actions[2] == []
