@@ -201,9 +201,10 @@ def _processing(event: faust.EventT) -> Iterator[None]:
         _current_event.reset(token)
 
 
-def raw_topic(app: faust.App, name: str) -> faust.TopicT:
-    """Our topics carry Avro bytes; the services decode them with AvroCodec."""
-    return app.topic(name, key_type=bytes, value_type=bytes,
+def raw_topic(app: faust.App, *names: str) -> faust.TopicT:
+    """Our topics carry Avro bytes; the services decode them with AvroCodec. Several names:
+    one agent reads them all, in order within each partition."""
+    return app.topic(*names, key_type=bytes, value_type=bytes,
                      key_serializer="raw", value_serializer="raw")
 
 

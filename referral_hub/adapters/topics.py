@@ -8,6 +8,8 @@ INCIDENTS_DLQ = "incidents.dlq.v1"    # refused input with every reason
 INCIDENTS_QUALITY = "incidents.quality.v1"  # each data problem of an accepted notification, key force/incident
 INCIDENTS_BY_PAIR = "incidents.by-pair.v1"  # router's repartition with the victim stage's decisions, key force:person|person
 INCIDENTS_BY_PERPETRATOR = "incidents.by-perpetrator.v1"  # router's repartition, key force:perpetrator
+INCIDENTS_BY_INCIDENT = "incidents.by-incident.v1"  # router's repartition of what a victim's history took, key force/incident
+INCIDENTS_DEPARTED = "incidents.departed.v1"  # router's own: a version naming another victim, key the earlier force:victim
 REFERRALS = "referrals.v1"            # every referral decision, key force:victim
 DELIVERIES = "deliveries.v1"          # each recipient's record (personal data), key force:victim
 DELIVERIES_DLQ = "deliveries.dlq.v1"  # records a channel could not deliver, with why; key referral_id
@@ -19,6 +21,7 @@ WEBHOOK_RETRIES = "webhook-retries.v1"  # notify's own: "retry this recipient's 
 HISTORY_EXPIRIES = "history-expiries.v1"  # router's own: "forget this person now?", key as the history's
 
 CORE_TOPICS = (INCIDENTS, INCIDENTS_DLQ, INCIDENTS_QUALITY, INCIDENTS_BY_PAIR, INCIDENTS_BY_PERPETRATOR,
+               INCIDENTS_BY_INCIDENT, INCIDENTS_DEPARTED,
                REFERRALS, DELIVERIES,
                DELIVERIES_DLQ, CONTACTS, AUDIT, OVERDUE, REFERRAL_CHECKS, WEBHOOK_RETRIES,
                HISTORY_EXPIRIES)

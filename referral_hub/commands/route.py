@@ -15,7 +15,8 @@ from typing import Iterable, TextIO
 from referral_hub.config import HubConfig
 from referral_hub.core.incident import DataProblem, Incident
 from referral_hub.core.history import PairHistory, PerpetratorHistory, VictimHistory
-from referral_hub.core.revisions import revise_for_perpetrator, revise_for_victim
+from referral_hub.core.revisions import (LastVersion, claimed, depart_victim, revise_for_perpetrator,
+                                        revise_for_victim)
 from referral_hub.core.rules import Decision, counter_allegation, pair_key, perpetrator_key
 from referral_hub.core.validation import Refused, parse_incident
 
@@ -25,8 +26,9 @@ STALE = DataProblem(path="version", problem="stale")
 @dataclass
 class OfflineRouter:
     """The router's state kept in memory: each victim's, each perpetrator's and each pair's
-    history."""
+    history, and each incident's last version (whose victim it named)."""
     config: HubConfig
+    last_versions: dict[str, LastVersion] = field(default_factory=dict)
     victims: dict[str, VictimHistory] = field(default_factory=dict)
     perpetrators: dict[str, PerpetratorHistory] = field(default_factory=dict)
     pairs: dict[str, PairHistory] = field(default_factory=dict)
@@ -42,7 +44,23 @@ class OfflineRouter:
         if victim.former_perpetrator:
             actions += self.revise_perpetrator(*victim.former_perpetrator)
         perpetrator = perpetrator_key(incident)
-        return actions + (self.revise_perpetrator(perpetrator, incident) if perpetrator else [])
+        actions += self.revise_perpetrator(perpetrator, incident) if perpetrator else []
+        return actions + self.departed(incident)
+
+    def departed(self, incident: Incident) -> list[Decision]:
+        """What the history of a victim that a version no longer names does (a person id
+        corrected): the router's incident stage sends it there after the victim's stage."""
+        self.last_versions[incident.reference], departure = claimed(
+            incident, self.last_versions.get(incident.reference))
+        if departure is None:
+            return []
+        key, governing = departure
+        revision = depart_victim(governing, self.victims.get(key, VictimHistory()), self.config)
+        if revision.stale:
+            return []
+        self.victims[key] = revision.history
+        former = self.revise_perpetrator(*revision.former_perpetrator) if revision.former_perpetrator else []
+        return revision.actions + former
 
     def marked_if_counter_allegation(self, incident: Incident, actions: list[Decision]) -> list[Decision]:
         """The victim's actions, marked when the roles of an earlier incident between the

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, replace
+from functools import partial
 from datetime import UTC, datetime
 from typing import Callable
 
@@ -65,14 +66,18 @@ def changed_fields(before: str, after: str) -> list[str]:
 
 
 def revise_for_victim(incident: Incident, history: VictimHistory, config: HubConfig) -> Revision:
-    revision = _revise(incident, history, config, decide_for_victim)
+    seen_first_late = incident.version > 1 and not history.has(incident.reference)
+    revision = _revise(incident, history, config, _for_victim_seen_first_late if seen_first_late
+                       else decide_for_victim)
     prior = history.entry(incident.reference)
     if revision.stale:
         return revision
     if prior is not None:
-        return replace(revision, former_perpetrator=_former_perpetrator(incident, prior))
+        revision = replace(revision, former_perpetrator=_former_perpetrator(incident, prior))
     if incident.status == "withdrawn":
-        return revision
+        return revision  # out of history: other incidents' referrals stand
+    # A first sighting placed before later incidents, or an amendment (reported_at corrected,
+    # a re-grade now referred to MARAC) can make a later incident meet a criterion.
     effects, after = _late_effects(incident, revision.history, config)
     return replace(revision, history=after, late_effects=effects)
 
@@ -84,8 +89,71 @@ def _former_perpetrator(incident: Incident, prior) -> tuple[str, Incident] | Non
     return earlier, incident.model_copy(update={"perpetrator": None})
 
 
+def _for_victim_seen_first_late(incident: Incident, history: VictimHistory, config: HubConfig) -> list[Decision]:
+    """A version above the first that this history sees first (the victim's person id
+    corrected, or the earlier versions never came): its referrals were not made here before,
+    so are due from the later of reported_at and sent_at; but a child's keeps a first
+    version's due_at, as the earlier victim's history may have made it under the same id."""
+    children = {child.person_id for child in incident.children}
+    as_first = {d.referral_id: d for d in decide_for_victim(incident, history, config)}
+    return [as_first[d.referral_id] if d.subject_id in children else d
+            for d in decide_for_victim(incident, history, config, clock_start=incident.clock_start)]
+
+
 def revise_for_perpetrator(incident: Incident, history: PerpetratorHistory, config: HubConfig) -> Revision:
-    return _revise(incident, history, config, decide_for_perpetrator)
+    seen_first_late = incident.version > 1 and not history.has(incident.reference)
+    revision = _revise(incident, history, config, partial(decide_for_perpetrator, clock_start=incident.clock_start)
+                       if seen_first_late else decide_for_perpetrator)
+    if incident.perpetrator is None and not revision.stale:  # no longer this perpetrator's incident
+        return replace(revision, history=history.without(incident.reference))
+    return revision
+
+
+# --- a victim's person id corrected -----------------------------------------------------
+
+@dataclass(frozen=True)
+class LastVersion:
+    """Per incident (force and incident id): whose history holds its last version, and that
+    version (JSON), so a version naming another victim can be taken out of the earlier one's."""
+    victim_key: str
+    version: int
+    notification: str
+
+
+def claimed(incident: Incident, last: LastVersion | None) -> tuple[LastVersion | None, tuple[str, Incident] | None]:
+    """The incident's last version once this one is in a victim's history, and the departure
+    it calls for, if any: (the victim key whose history must let the incident go, the version
+    that governs). Either order of two versions naming different victims ends the same way:
+    the higher one stands and the other victim's history lets the incident go."""
+    if last is None or incident.version > last.version:
+        now = LastVersion(incident.key, incident.version, incident.model_dump_json())
+        moved = last is not None and last.victim_key != incident.key
+        return now, ((last.victim_key, incident) if moved else None)
+    if incident.version < last.version and incident.key != last.victim_key:
+        return last, (incident.key, Incident.model_validate_json(last.notification))
+    return last, None
+
+
+def depart_victim(incident: Incident, history: VictimHistory, config: HubConfig) -> Revision:
+    """`incident` (a higher version) names another victim: it leaves this history, and the
+    referrals its earlier version made here whose subject was this victim, or whom it no
+    longer names, are recalled (subject_removed); on a withdrawal, every live one is, with its
+    reason. A child still named keeps their referral: the new victim's history makes it again
+    (the same referral id). Another incident's referrals stand."""
+    prior = history.entry(incident.reference)
+    if prior is None or incident.version <= prior.version:
+        return Revision([], history, stale=True)
+    earlier = Incident.model_validate_json(prior.notification)
+    live = [s.decision for s in prior.sent if s.live]
+    if incident.status == "withdrawn":
+        actions = [_recall(d, incident.withdrawal_reason,
+                           f"the force withdrew the incident: {incident.withdrawal_reason}") for d in live]
+    else:
+        actions = [_recall(d, "subject_removed", f"version {incident.version} names another victim")
+                   for d in live
+                   if d.subject_id == earlier.victim.person_id or d.subject_id not in incident.person_ids]
+    return Revision(actions, history.without(incident.reference),
+                    former_perpetrator=_former_perpetrator(incident, prior))
 
 
 def _revise(incident: Incident, history, config: HubConfig, decide: Callable) -> Revision:

@@ -13,6 +13,15 @@ Three stages, because the rules need three histories with different partitioning
 3. incidents.by-perpetrator.v1 (key force:perpetrator) -> decide_for_perpetrator(incident,
    perpetrator history) -> referrals.v1 (MATAC).
 
+4. What the victim stage took into a history also goes to incidents.by-incident.v1 (key
+   force/incident): the incident stage remembers, per incident, the victim its last version
+   named (revisions.claimed). A version naming another victim (the person id corrected) sends
+   the governing version to incidents.departed.v1, keyed by the earlier victim, which the
+   victim stage reads with incidents.v1: that history lets the incident go and recalls what
+   it made for whom the version no longer names (revisions.depart_victim). The new victim's
+   history took the version as a first sighting: its referrals are made (a child's again,
+   with the same id), and a late-notification effect on its later incidents follows.
+
 Each history is a faust table keyed like its topic, rebuilt from its changelog after a
 restart. It also remembers each incident's last version and what each referral's recipient
 was sent, so a higher version refers, amends or recalls (referral_hub/core/revisions.py,
@@ -21,9 +30,8 @@ nothing. Actions are on the broker before a history records them, so a crash in 
 replays the same actions (same ids) rather than losing them.
 
 A version that no longer names an earlier version's perpetrator is also sent, without a
-perpetrator, to that perpetrator's partition, which recalls what it made. Limitation: a
-version that corrects the victim's person id is keyed to another victim's history; the
-earlier victim's referrals are not recalled by it.
+perpetrator, to that perpetrator's partition, which recalls what it made and lets the
+incident go. Limitation: the pair history of the earlier two people keeps the incident.
 
 The agents take the incidents faust has ready in a batch: they send every record of the
 batch, wait once until the broker has them all, then write the histories
@@ -51,12 +59,14 @@ from referral_hub.core.disclosure import disclose
 from referral_hub.adapters.records import LIFE_EVENTS, contact_event, dead_letter
 from referral_hub.core.history import (PairHistory, PairIncident, PerpetratorHistory, PerpetratorIncident,
                                        PriorIncident, SentReferral, VictimHistory)
-from referral_hub.core.revisions import revise_for_perpetrator, revise_for_victim
+from referral_hub.core.revisions import (LastVersion, claimed, depart_victim, revise_for_perpetrator,
+                                        revise_for_victim)
 from referral_hub.core.rules import Decision, counter_allegation, pair_key, perpetrator_key
 from referral_hub.settings import HubSettings
 from referral_hub.adapters.streaming import Batch, agent, each_event, faust_app, raw_topic, send_and_wait
-from referral_hub.adapters.topics import (CONTACTS, DELIVERIES, INCIDENTS, INCIDENTS_BY_PAIR,
-                                          INCIDENTS_BY_PERPETRATOR, INCIDENTS_DLQ, INCIDENTS_QUALITY,
+from referral_hub.adapters.topics import (CONTACTS, DELIVERIES, INCIDENTS, INCIDENTS_BY_INCIDENT, INCIDENTS_BY_PAIR,
+                                          INCIDENTS_BY_PERPETRATOR, INCIDENTS_DEPARTED, INCIDENTS_DLQ,
+                                          INCIDENTS_QUALITY,
                                           REFERRALS as REFERRALS_TOPIC)
 from referral_hub.core.validation import Problem
 
@@ -95,6 +105,10 @@ def pair_history(entries: list[dict]) -> PairHistory:
                              for e in entries))
 
 
+def last_version(value: dict) -> LastVersion | None:
+    return LastVersion(**value) if value else None
+
+
 def routed_incident(value: bytes, decisions: list[Decision]) -> dict:
     """The victim stage's result for the pair stage (schemas/avro/routed-incident.avsc)."""
     return {"incident": value, "decisions": [
@@ -131,7 +145,9 @@ def create_app(settings: HubSettings, config: HubConfig, codec: AvroCodec) -> fa
     for pathway in get_args(Pathway):  # every pathway on the dashboard from the start, at 0
         for area in config.areas:
             REFERRALS.labels(pathway, area)
-    incidents = raw_topic(app, INCIDENTS)
+    incidents = raw_topic(app, INCIDENTS, INCIDENTS_DEPARTED)  # one stage: one victim's events in order
+    by_incident = raw_topic(app, INCIDENTS_BY_INCIDENT)
+    departed = raw_topic(app, INCIDENTS_DEPARTED)
     by_pair = raw_topic(app, INCIDENTS_BY_PAIR)
     quality = raw_topic(app, INCIDENTS_QUALITY)
     by_perpetrator = raw_topic(app, INCIDENTS_BY_PERPETRATOR)
@@ -142,6 +158,7 @@ def create_app(settings: HubSettings, config: HubConfig, codec: AvroCodec) -> fa
     victims = app.Table("victim-history", default=list)
     perpetrators = app.Table("perpetrator-history", default=list)
     pairs = app.Table("pair-history", default=list)
+    last_versions = app.Table("incident-versions", default=dict)
 
     async def readable(key: bytes, value: bytes, topic: str) -> Incident | None:
         try:
@@ -166,12 +183,14 @@ def create_app(settings: HubSettings, config: HubConfig, codec: AvroCodec) -> fa
             "dead-letter", dead_letter("router", [problem], value, len(value))))
         DEAD_LETTERS.labels("router").inc()
 
-    async def publish(batch: Batch, incident: Incident, decisions: list[Decision]) -> None:
+    async def publish(batch: Batch, incident: Incident, decisions: list[Decision], key: str | None = None) -> None:
+        """`key`: the victim whose referrals these are, when the incident now names another."""
+        key = key or incident.key
         for decision in decisions:
             record = decision.as_record()
-            await batch.send(referrals, incident.key, codec.encode("referral", record))
+            await batch.send(referrals, key, codec.encode("referral", record))
             # What the recipient is sent: only the data it needs (disclosure.py).
-            await batch.send(deliveries, incident.key, codec.encode(*disclose(decision, incident, config)))
+            await batch.send(deliveries, key, codec.encode(*disclose(decision, incident, config)))
             # A referral's life starts with `referred` and a recall ends it; the tracker
             # times it from contacts.v1. An amend keeps the referral's clock.
             life = LIFE_EVENTS.get(decision.action)
@@ -197,6 +216,39 @@ def create_app(settings: HubSettings, config: HubConfig, codec: AvroCodec) -> fa
             "problem": "stale", "bad_child_entry": False}))
         log.info("incident_version_stale", incident_ref=incident.reference, version=incident.version)
 
+    async def forget_perpetrator(batch: Batch, former: tuple[str, Incident] | None) -> None:
+        if former:  # no longer named: that stage recalls its referrals and lets the incident go
+            former_key, without = former
+            await batch.send(by_perpetrator, former_key, codec.encode("incident", without.model_dump()))
+
+    async def take(batch: Batch, incident: Incident, value: bytes, key: str,
+                   history: VictimHistory) -> VictimHistory | None:
+        """A notification into its victim's history: the history after, None when stale."""
+        revision = revise_for_victim(incident, history, config)
+        if revision.stale:
+            await report_stale(batch, incident)
+            return None
+        if incident.perpetrator:  # published by the pair stage, after its own check
+            await batch.send(by_pair, pair_key(incident),
+                             codec.encode("routed-incident", routed_incident(value, revision.actions)))
+        else:
+            await publish(batch, incident, revision.actions)
+        for later, action in revision.late_effects:  # a late notification's effect on them
+            await publish(batch, later, [action])
+        await forget_perpetrator(batch, revision.former_perpetrator)
+        await batch.send(by_incident, incident.reference, value)  # whose incident it is now
+        return revision.history
+
+    async def let_go(batch: Batch, incident: Incident, value: bytes, key: str,
+                     history: VictimHistory) -> VictimHistory | None:
+        """A version naming another victim, out of this (earlier) victim's history."""
+        revision = depart_victim(incident, history, config)
+        if revision.stale:
+            return None  # let go already (a replay), or a higher version came back here
+        await publish(batch, incident, revision.actions, key)
+        await forget_perpetrator(batch, revision.former_perpetrator)
+        return revision.history
+
     # Each stage reads a key's history as the batch's earlier events left it (`pending`)
     # before the table's, which is only written once the broker has the batch's records.
     @agent(app, incidents, batches_of=BATCH)
@@ -204,27 +256,38 @@ def create_app(settings: HubSettings, config: HubConfig, codec: AvroCodec) -> fa
         async for events in batches:
             batch, pending = Batch(), {}
             for event in each_event(events):
-                value = event.value
-                incident = await readable(event.key, value, INCIDENTS)
+                topic = event.message.topic
+                incident = await readable(event.key, event.value, topic)
                 if incident is None:
                     continue
-                history = latest(pending, incident.key, victims, victim_history)
-                revision = revise_for_victim(incident, history, config)
-                if revision.stale:
-                    await report_stale(batch, incident)
+                departed_from = topic == INCIDENTS_DEPARTED  # the incident now names another victim
+                key = event.key.decode() if departed_from else incident.key
+                handle = let_go if departed_from else take
+                after = await handle(batch, incident, event.value, key, latest(pending, key, victims, victim_history))
+                if after is not None:
+                    pending[key] = after
+                    batch.write_after(event, victims, key, as_table_value(after))
+            await batch.done()
+
+    @agent(app, by_incident, batches_of=BATCH)
+    async def route_for_incidents(batches):
+        """Per incident, the victim its last version named: a version naming another one
+        sends the governing version to the victim that must let the incident go."""
+        async for events in batches:
+            batch, pending = Batch(), {}
+            for event in each_event(events):
+                incident = await readable(event.key, event.value, INCIDENTS_BY_INCIDENT)
+                if incident is None:
                     continue
-                if incident.perpetrator:  # published by the pair stage, after its own check
-                    await batch.send(by_pair, pair_key(incident),
-                                     codec.encode("routed-incident", routed_incident(value, revision.actions)))
-                else:
-                    await publish(batch, incident, revision.actions)
-                for later, action in revision.late_effects:  # a late notification's effect on them
-                    await publish(batch, later, [action])
-                if revision.former_perpetrator:  # no longer named: that stage recalls its referrals
-                    former_key, without = revision.former_perpetrator
-                    await batch.send(by_perpetrator, former_key, codec.encode("incident", without.model_dump()))
-                pending[incident.key] = revision.history
-                batch.write_after(event, victims, incident.key, as_table_value(revision.history))
+                key = event.key.decode()
+                last = pending[key] if key in pending else last_version(last_versions[key])
+                now, departure = claimed(incident, last)
+                if departure:
+                    victim_key, governing = departure
+                    await batch.send(departed, victim_key, codec.encode("incident", governing.model_dump()))
+                if now != last:
+                    pending[key] = now
+                    batch.write_after(event, last_versions, key, asdict(now))
             await batch.done()
 
     @agent(app, by_pair, batches_of=BATCH)

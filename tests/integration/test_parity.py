@@ -12,11 +12,13 @@ from tests.integration.kafka_helpers import post_incident, route_output
 
 
 def scenario(tag: str) -> list[dict]:
-    """History at work: escalation, repeat MARAC, a serial perpetrator, a duplicate, the samples."""
+    """History at work: escalation, repeat MARAC, a serial perpetrator, a duplicate, versions,
+a victim's person id corrected, the samples."""
     medium = {"tool": "DASH", "dash_yes_count": 11, "officer_grade": "medium"}
     victim_a = {"victim__person_id": f"A{tag}", "perpetrator__person_id": f"P{tag}", "occurred_at": None,
                 "children": []}
     victim_b = victim_a | {"victim__person_id": f"B{tag}", "local_authority": "E08000011"}
+    victim_e = victim_a | {"victim__person_id": f"E{tag}"}
     incidents = [
         incident(incident_id=f"{tag}-1", reported_at="2026-01-04T10:00:00Z", risk=medium, **victim_a),
         incident(incident_id=f"{tag}-2", reported_at="2026-03-19T10:00:00Z", risk=medium, **victim_a),
@@ -35,7 +37,12 @@ def scenario(tag: str) -> list[dict]:
             {"person_id": f"C{tag}", "given_name": "Sam", "family_name": "Example",
              "date_of_birth": "2016-09-14", "present": True, "resides_with": ["victim"],
              "education": {"setting": "school", "urn": "104808"}}]},
+        incident(incident_id=f"{tag}-7", reported_at="2026-02-01T10:00:00Z", risk=medium, **victim_e),
+        incident(incident_id=f"{tag}-8", reported_at="2026-04-01T10:00:00Z", risk=medium, **victim_e),
     ]
+    # 1's victim corrected to E: it leaves A's history and, counted by reported_at, makes 8
+    # E's third incident in 365 days
+    incidents.append(incidents[0] | amended | {"victim": incidents[0]["victim"] | {"person_id": f"E{tag}"}})
     for line in (REPO_ROOT / "samples" / "incidents.jsonl").read_text().splitlines()[:5]:
         sample = json.loads(line)
         incidents.append(sample | {"incident_id": f"{sample['incident_id']}-{tag}"})
@@ -84,6 +91,19 @@ EXPECTED = [
     ("amend", 3, "IDVA", "A", "st-helens-idva", ["potential_escalation", "repeat_marac"], "2026-06-03T08:00:00Z"),
     ("refer", 3, "ENCOMPASS", "C", "setting-104808", ["child_present", "child_resident"], "2026-11-23T09:00:00Z"),
     ("refer", 3, "MASH_IDVA", "A", "st-helens-mash", ["children_in_household"], "2026-11-23T09:00:00Z"),
+    # 7 and 8: E's first and second (Easter: 8 is due the Tuesday after Easter Monday)
+    ("refer", 7, "COMMUNITY_ADVOCACY", "E", "st-helens-community", ["medium_risk"], "2026-02-03T09:00:00Z"),
+    ("refer", 8, "COMMUNITY_ADVOCACY", "E", "st-helens-community", ["medium_risk"], "2026-04-07T08:00:00Z"),
+    # 1's victim corrected from A to E: E's referral, new, two working days from the sending
+    # (Saturday 21 November); 1 before 8 makes 8 E's third in 365 days: MARAC and IDVA,
+    # late, due from the sending, and 8's support referral stands; A's referral is recalled
+    ("refer", 1, "COMMUNITY_ADVOCACY", "E", "st-helens-community", ["medium_risk"], "2026-11-24T09:00:00Z"),
+    ("refer", 8, "MARAC", "E", "st-helens-marac", ["potential_escalation", "late_notification"],
+     "2026-11-23T09:00:00Z"),
+    ("refer", 8, "IDVA", "E", "st-helens-idva", ["potential_escalation", "late_notification"],
+     "2026-11-23T09:00:00Z"),
+    ("amend", 8, "COMMUNITY_ADVOCACY", "E", "st-helens-community", ["no_longer_met"], "2026-04-07T08:00:00Z"),
+    ("recall", 1, "COMMUNITY_ADVOCACY", "A", "st-helens-community", ["subject_removed"], "2026-01-06T09:00:00Z"),
 ]
 
 
