@@ -66,6 +66,6 @@ WEBHOOK_OLDEST_WAITING = Gauge("referral_hub_webhook_oldest_waiting_seconds",
 UNDELIVERABLE = Counter("referral_hub_undeliverable_referrals_total",
                         "Records kept on deliveries.dlq.v1: a webhook without a 2xx for its retry "
                         "period, or an email the mail server kept refusing", ["recipient", "channel"])
-PEOPLE_FORGOTTEN = Counter("referral_hub_people_forgotten_total",
-                           "People the router's histories forgot: no rule looks back to their "
-                           "incidents any more (services/router/forgetting.py)", ["history"])
+HISTORIES_FORGOTTEN = Counter("referral_hub_histories_forgotten_total",
+                              "People (and incidents) the router forgot: no rule looks back to "
+                              "them any more (services/router/forgetting.py)", ["history"])

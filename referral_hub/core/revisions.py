@@ -14,12 +14,12 @@ import hashlib
 import json
 from dataclasses import dataclass, replace
 from functools import partial
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Callable
 
 from referral_hub.config import HubConfig
 from referral_hub.core.disclosure import disclose
-from referral_hub.core.history import PerpetratorHistory, SentReferral, VictimHistory
+from referral_hub.core.history import PerpetratorHistory, SentReferral, VictimHistory, uk_day
 from referral_hub.core.incident import Incident
 from referral_hub.core.rules import Decision, decide_for_perpetrator, decide_for_victim, perpetrator_key
 
@@ -118,6 +118,12 @@ class LastVersion:
     victim_key: str
     version: int
     notification: str
+
+    def forgotten(self, today: date, keep_days: int) -> bool:
+        """As a person's history (history._PersonHistory.forgotten): the incident lies more
+        than `keep_days` UK calendar days before `today`."""
+        reported_at = Incident.model_validate_json(self.notification).reported_at
+        return (today - uk_day(reported_at)).days > keep_days
 
 
 def claimed(incident: Incident, last: LastVersion | None) -> tuple[LastVersion | None, tuple[str, Incident] | None]:

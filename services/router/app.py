@@ -332,5 +332,6 @@ def create_app(settings: HubSettings, config: HubConfig, codec: AvroCodec) -> fa
     add_tracker(app, settings, config, codec, clock)
     add_forgetting(app, settings, config, clock, {
         "victim": History(victims, victim_history), "pair": History(pairs, pair_history),
-        "perpetrator": History(perpetrators, perpetrator_history)})
+        "perpetrator": History(perpetrators, perpetrator_history),
+        "incident": History(last_versions, last_version)})
     return app

@@ -1,5 +1,5 @@
 """The router forgets a person its rules will never look back to (services/router/forgetting.py):
-their keys leave the three history tables, so the tables' changelogs get a tombstone and a
+their keys leave the three history tables (and the incident leaves the incident stage's), so the tables' changelogs get a tombstone and a
 restarted router does not bring them back; a person with a recent incident stays."""
 import re
 from datetime import UTC, datetime, timedelta
@@ -13,14 +13,17 @@ from tests.factories import fresh_incident
 from tests.integration.kafka_helpers import post_incident
 
 LONGEST_WINDOW_DAYS = load_config(REPO_ROOT / "config").longest_window_days
-CHANGELOG = "referral-hub-router-{}-history-changelog"
+CHANGELOGS = {history: f"referral-hub-router-{history}-history-changelog"
+              for history in ("victim", "pair", "perpetrator")} | {
+    "incident": "referral-hub-router-incident-versions-changelog"}
 
 
 def keys(notification: dict) -> dict[str, str]:
     force, victim, perpetrator = (notification["force"], notification["victim"]["person_id"],
                                   notification["perpetrator"]["person_id"])
     return {"victim": f"{force}:{victim}", "perpetrator": f"{force}:{perpetrator}",
-            "pair": f"{force}:{'|'.join(sorted((victim, perpetrator)))}"}
+            "pair": f"{force}:{'|'.join(sorted((victim, perpetrator)))}",
+            "incident": f"{force}/{notification['incident_id']}"}
 
 
 def changes(reader, key: str) -> list:
@@ -30,7 +33,7 @@ def changes(reader, key: str) -> list:
 
 def forgotten_count(hub, history: str) -> float:
     text = httpx.get(f"{hub.urls()['router']}/metrics", timeout=10).text
-    found = re.search(rf'referral_hub_people_forgotten_total\{{history="{history}"\}} (\S+)', text)
+    found = re.search(rf'referral_hub_histories_forgotten_total\{{history="{history}"\}} (\S+)', text)
     return float(found.group(1)) if found else 0.0
 
 
@@ -46,8 +49,8 @@ def test_a_person_last_seen_before_the_longest_window_leaves_every_history_and_a
     referrals.wait_for(lambda _: all(referrals.values(incident_id=n["incident_id"]) for n in (old, recent)),
                        "both incidents routed")
 
-    for history in ("victim", "pair", "perpetrator"):
-        changelog = topic(CHANGELOG.format(history))
+    for history, name in CHANGELOGS.items():
+        changelog = topic(name)
         old_key, recent_key = keys(old)[history], keys(recent)[history]
         changelog.wait_for(lambda _: changes(changelog, old_key)[-1:] == [None],
                            f"the old person's {history} history deleted")

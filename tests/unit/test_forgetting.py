@@ -1,5 +1,6 @@
 """When the router may forget a person: every incident of theirs more than the longest window
 of any area before today (UK calendar days), and not a day sooner."""
+import json
 from datetime import date, datetime
 
 import pytest
@@ -48,3 +49,14 @@ def test_the_longest_window_is_the_longest_of_any_areas_rules(config_dir):  # no
     assert load_config(REPO_ROOT / "config").longest_window_days == KEEP_DAYS
     edit(config_dir / "areas" / "halton.toml", "serial_perpetrator_years = 3", "serial_perpetrator_years = 5")
     assert load_config(config_dir).longest_window_days == 5 * 366
+
+
+def test_an_incidents_last_version_is_forgotten_with_its_people():
+    from referral_hub.core.revisions import LastVersion
+    from referral_hub.core.validation import parse_incident
+    from tests.factories import incident
+    config = load_config(REPO_ROOT / "config")
+    notification = parse_incident(json.dumps(incident(reported_at="2023-06-09T10:00:00Z")), config)
+    last = LastVersion(notification.key, 1, notification.model_dump_json())
+    assert not last.forgotten(date(2026, 6, 11), KEEP_DAYS)
+    assert last.forgotten(date(2026, 6, 12), KEEP_DAYS)
