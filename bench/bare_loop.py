@@ -1,7 +1,7 @@
 """The ceiling for one Python process: a plain confluent-kafka loop that consumes incidents.v1,
 applies the same rules with its histories in memory (OfflineRouter) and produces the records
 the router writes for each incident (referral, delivery, `referred` or `recalled` contact
-event, the forwards to the pair and perpetrator stages), to topics of its own. No stream processor, no tables."""
+event, the forwards to the incident, pair and perpetrator stages), to topics of its own. No stream processor, no tables."""
 from __future__ import annotations
 
 import time
@@ -20,8 +20,8 @@ from referral_hub.settings import KafkaSettings
 from referral_hub.adapters.topics import INCIDENTS
 from referral_hub.services.router.app import routed_incident
 
-OUTPUT = {name: f"bench.bare.{name}" for name in ("referrals", "deliveries", "contacts", "by-pair",
-                                                  "by-perpetrator")}
+OUTPUT = {name: f"bench.bare.{name}" for name in ("referrals", "deliveries", "contacts", "by-incident",
+                                                  "by-pair", "by-perpetrator")}
 
 
 def run(kafka: KafkaSettings, config: HubConfig, codec: AvroCodec, count: int) -> dict:
@@ -52,6 +52,7 @@ def run(kafka: KafkaSettings, config: HubConfig, codec: AvroCodec, count: int) -
                     if life := LIFE_EVENTS.get(decision.action):
                         produce(producer, OUTPUT["contacts"], decision.referral_id, codec.encode(
                             "contact-event", contact_event(record, life, incident.reported_at)))
+                produce(producer, OUTPUT["by-incident"], incident.reference, message.value())
                 if incident.perpetrator:
                     produce(producer, OUTPUT["by-pair"], pair_key(incident), codec.encode(
                         "routed-incident", routed_incident(message.value(), made)))
