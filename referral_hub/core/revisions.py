@@ -124,10 +124,9 @@ def _reconcile(incident: Incident, before: tuple[SentReferral, ...], wanted: lis
     """The actions that bring recipients from what they were sent to what is called for now."""
     was = {s.decision.referral_id: s for s in before}
     wanted_ids = {d.referral_id for d in wanted}
-    # Another pathway now stands in for every other (the victim found to live out of area).
-    replaced = any(d.pathway == "OUT_OF_AREA" for d in wanted)
+    in_partnership = not config.is_out_of_area(incident.local_authority)
     standing = [s for s in before if s.live and s.decision.referral_id not in wanted_ids
-                and s.decision.subject_id in incident.person_ids and not replaced]
+                and s.decision.subject_id in incident.person_ids and not _replaced(s, wanted, in_partnership)]
     if any(s.decision.pathway == "MARAC" for s in standing):
         wanted = [d for d in wanted if d.pathway not in SUPPORT or d.referral_id in was]
     actions: list[Decision] = []
@@ -160,7 +159,7 @@ def _reconcile(incident: Incident, before: tuple[SentReferral, ...], wanted: lis
             actions.append(_recall(previous.decision, "subject_removed",
                                    f"version {incident.version} no longer names this referral's subject"))
             after[previous.decision.referral_id] = replace(previous, live=False)
-        elif replaced:
+        elif _replaced(previous, wanted, in_partnership):
             actions.append(_recall(previous.decision, "recipient_changed",
                                    f"version {incident.version} calls for another pathway in its place"))
             after[previous.decision.referral_id] = replace(previous, live=False)
@@ -171,6 +170,15 @@ def _reconcile(incident: Incident, before: tuple[SentReferral, ...], wanted: lis
             actions.append(stands)
             after[previous.decision.referral_id] = SentReferral(stands)
     return actions, tuple(after.values())
+
+
+def _replaced(sent: SentReferral, wanted: list[Decision], in_partnership: bool) -> bool:
+    """Another pathway now stands in for this one: OUT_OF_AREA for every other (the victim
+    found to live outside the partnership), or the area's own for OUT_OF_AREA (found to live
+    inside it). A change of recipient, not of the facts: recalled, not standing."""
+    if sent.decision.pathway == "OUT_OF_AREA":
+        return in_partnership
+    return any(d.pathway == "OUT_OF_AREA" for d in wanted)
 
 
 def _recall(decision: Decision, reason: str, why: str) -> Decision:

@@ -76,6 +76,33 @@ def test_an_area_corrected_out_of_the_partnership_is_not_recalled_again_by_the_n
     assert third == []
 
 
+def test_an_area_corrected_back_into_the_partnership_recalls_the_out_of_area_referral():
+    """A change of recipient, not of the facts: the out-of-area contact's referral is recalled
+    (it does not stand), and community advocacy is made, no MARAC referral standing."""
+    *_, third = route(incident(**NO_CHILDREN), incident(local_authority="E08000012", version=2, **NO_CHILDREN),
+                      incident(risk=MEDIUM, version=3, **NO_CHILDREN))
+    assert [entry[1:] for entry in third] == [("refer", "COMMUNITY_ADVOCACY", ("medium_risk",)),
+                                              ("recall", "OUT_OF_AREA", ("recipient_changed",))]
+
+
+def test_a_victim_found_to_live_inside_the_partnership_is_referred_there_and_recalled_from_outside():
+    _, second = route(incident(local_authority="E08000012", **NO_CHILDREN), incident(version=2, **NO_CHILDREN))
+    assert [entry[1:] for entry in second] == [("refer", "MARAC", ("visible_high_risk",)),
+                                               ("refer", "IDVA", ("visible_high_risk",)),
+                                               ("recall", "OUT_OF_AREA", ("recipient_changed",))]
+
+
+def test_a_standing_referral_after_a_recalled_one_is_recalled_when_the_area_moves_out():
+    """Version 2 drops the child (the school's notice recalled, MASH IDVA standing); version 3
+    puts the victim outside the partnership: every referral still live is recalled."""
+    *_, third = route(incident(), incident(version=2, **NO_CHILDREN),
+                      incident(local_authority="E08000012", version=3, **NO_CHILDREN))
+    assert [entry[1:] for entry in third] == [
+        ("refer", "OUT_OF_AREA", ("outside_partnership", "visible_high_risk")),
+        ("recall", "MARAC", ("recipient_changed",)), ("recall", "IDVA", ("recipient_changed",)),
+        ("recall", "MASH_IDVA", ("recipient_changed",))]
+
+
 def test_a_referral_no_longer_called_for_stands_once_and_keeps_out_community_advocacy():
     _, second, third = routed(incident(**NO_CHILDREN), incident(risk=MEDIUM, version=2, **NO_CHILDREN),
                               incident(risk=MEDIUM, version=3, **NO_CHILDREN))
@@ -133,6 +160,14 @@ def test_a_first_sighting_already_withdrawn_makes_nothing_for_a_later_incident_e
                     dated(3, "2026-03-01", status="withdrawn", withdrawal_reason="sent_in_error"))
     assert ("MP-2", "refer", "MARAC", ("visible_high_risk",)) in results[2]
     assert results[3] == []
+
+
+def test_a_withdrawal_says_why_each_referral_is_recalled():
+    _, withdrawn = routed(incident(**NO_CHILDREN), incident(version=2, status="withdrawn",
+                                                            withdrawal_reason="wrong_person", **NO_CHILDREN))
+    assert [(d.action, d.pathway, d.reasons, d.explanation) for d in withdrawn] == [
+        ("recall", pathway, ("wrong_person",), ("wrong_person: the force withdrew the incident: wrong_person",))
+        for pathway in ("MARAC", "IDVA")]
 
 
 # --- late notifications ---------------------------------------------------------------------
