@@ -2,7 +2,7 @@
 perpetrator, and whether they were referred to MARAC or MATAC (spec: pathways.md, History).
 
 The router keeps one per person (force and person id) in a faust table; `referral-hub
-route` keeps them in memory. Both build it with `after`, from the decisions the rules made.
+route` keeps them in memory. Both build it with `recording`, from the decisions the rules made.
 """
 from __future__ import annotations
 
@@ -105,13 +105,6 @@ class _PersonHistory:
     def counted(self) -> tuple:
         """The incidents the rules count: a withdrawn one is kept only to know it was."""
         return tuple(p for p in self.incidents if not p.withdrawn)
-
-    def after(self, incident: Incident, decisions: list[Decision], config: HubConfig):
-        """The history this person's next incident sees, forgetting what no rule of the
-        incident's area looks back to."""
-        if self.has(incident.reference):
-            return self
-        return self.recording(incident, self.remembered(incident, decisions), config)
 
     def recording(self, incident: Incident, entry, config: HubConfig):
         """This history with `entry` (replacing any earlier version's), bounded by the

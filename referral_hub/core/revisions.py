@@ -171,8 +171,8 @@ def _revise(incident: Incident, history, config: HubConfig, decide: Callable) ->
         actions = [_recall(s.decision, incident.withdrawal_reason,
                            f"the force withdrew the incident: {incident.withdrawal_reason}")
                    for s in (prior.sent if prior else ()) if s.live]
-        sent = tuple(replace(s, live=False) for s in (prior.sent if prior else ()))
-        return Revision(actions, rest.recording(incident, rest.remembered(incident, [], sent), config))
+        # What it sent is not kept: any version after a withdrawal is stale.
+        return Revision(actions, rest.recording(incident, rest.remembered(incident, []), config))
     if prior is None:
         decisions = decide(incident, rest, config)
         sent = tuple(SentReferral(d) for d in decisions)  # digested only if a version follows
@@ -184,8 +184,8 @@ def _revise(incident: Incident, history, config: HubConfig, decide: Callable) ->
 
 
 def _digested(prior, config: HubConfig) -> tuple[SentReferral, ...]:
-    """What was sent, each with its digest: a first version's records are digested now, from
-    the notification the history kept, rather than for every incident when it was made."""
+    """What was sent, each with its digest: records are digested when a version follows, from
+    the notification the history kept (the one they were made from), not when they are made."""
     if all(s.digest for s in prior.sent):
         return prior.sent
     made_from = Incident.model_validate_json(prior.notification)
@@ -198,8 +198,9 @@ def _reconcile(incident: Incident, before: tuple[SentReferral, ...], wanted: lis
     """The actions that bring recipients from what they were sent to what is called for now."""
     was = {s.decision.referral_id: s for s in before}
     wanted_ids = {d.referral_id for d in wanted}
+    in_partnership = not config.is_out_of_area(incident.local_authority)
     standing = [s for s in before if s.live and s.decision.referral_id not in wanted_ids
-                and s.decision.subject_id in incident.person_ids and not _replaced(s, wanted)]
+                and s.decision.subject_id in incident.person_ids and not _replaced(s, wanted, in_partnership)]
     if any(s.decision.pathway == "MARAC" for s in standing):
         wanted = [d for d in wanted if d.pathway not in SUPPORT or d.referral_id in was]
     actions: list[Decision] = []
@@ -208,7 +209,7 @@ def _reconcile(incident: Incident, before: tuple[SentReferral, ...], wanted: lis
         previous = was.get(decision.referral_id)
         if previous is None or not previous.live:
             actions.append(decision)
-            after[decision.referral_id] = SentReferral(decision, record_digest(decision, incident, config))
+            after[decision.referral_id] = SentReferral(decision)
             continue
         # Same referral: same id and due_at (deadlines never move earlier than those sent).
         decision = replace(decision, due_at=previous.decision.due_at)
@@ -221,7 +222,7 @@ def _reconcile(incident: Incident, before: tuple[SentReferral, ...], wanted: lis
             actions.append(replace(decision, action="amend", explanation=(
                 f"amended by version {incident.version}: changed since the record sent: {changed}",
                 *decision.explanation)))
-        after[decision.referral_id] = SentReferral(decision, digest)
+        after[decision.referral_id] = SentReferral(decision)
     for previous in before:
         if previous.decision.referral_id in after:
             continue
@@ -232,7 +233,7 @@ def _reconcile(incident: Incident, before: tuple[SentReferral, ...], wanted: lis
             actions.append(_recall(previous.decision, "subject_removed",
                                    f"version {incident.version} no longer names this referral's subject"))
             after[previous.decision.referral_id] = replace(previous, live=False)
-        elif _replaced(previous, wanted):
+        elif _replaced(previous, wanted, in_partnership):
             actions.append(_recall(previous.decision, "recipient_changed",
                                    f"version {incident.version} calls for another pathway in its place"))
             after[previous.decision.referral_id] = replace(previous, live=False)
@@ -241,13 +242,17 @@ def _reconcile(incident: Incident, before: tuple[SentReferral, ...], wanted: lis
                 f"no_longer_met: on version {incident.version} this referral would not be made; "
                 "it stands, and the recipient decides",))
             actions.append(stands)
-            after[previous.decision.referral_id] = SentReferral(stands, record_digest(stands, incident, config))
+            after[previous.decision.referral_id] = SentReferral(stands)
     return actions, tuple(after.values())
 
 
-def _replaced(sent: SentReferral, wanted: list[Decision]) -> bool:
-    """Another pathway now stands in for this one (the victim found to live out of area)."""
-    return sent.decision.pathway != "OUT_OF_AREA" and any(d.pathway == "OUT_OF_AREA" for d in wanted)
+def _replaced(sent: SentReferral, wanted: list[Decision], in_partnership: bool) -> bool:
+    """Another pathway now stands in for this one: OUT_OF_AREA for every other (the victim
+    found to live outside the partnership), or the area's own for OUT_OF_AREA (found to live
+    inside it). A change of recipient, not of the facts: recalled, not standing."""
+    if sent.decision.pathway == "OUT_OF_AREA":
+        return in_partnership
+    return any(d.pathway == "OUT_OF_AREA" for d in wanted)
 
 
 def _recall(decision: Decision, reason: str, why: str) -> Decision:
@@ -272,20 +277,20 @@ def _late_effects(late: Incident, history: VictimHistory, config: HubConfig):
         starts = max(incident.reported_at, late.sent_at or late.reported_at)
         wanted = [d for d in decide_for_victim(incident, history.without(entry.reference), config,
                                                clock_start=starts) if d.pathway in MARAC_PAIR]
-        actions, sent = _met_late(incident, entry.sent, wanted, late, config)
+        actions, sent = _met_late(entry.sent, wanted, late)
         if actions:
             effects += [(incident, action) for action in actions]
             history = history.recording(incident, replace(entry, sent=sent, referred_to_marac=True), config)
     return tuple(effects), history
 
 
-def _met_late(incident: Incident, before: tuple[SentReferral, ...], wanted: list[Decision],
-              late: Incident, config: HubConfig) -> tuple[list[Decision], tuple[SentReferral, ...]]:
+def _met_late(before: tuple[SentReferral, ...], wanted: list[Decision],
+              late: Incident) -> tuple[list[Decision], tuple[SentReferral, ...]]:
     live = {s.decision.pathway: s for s in before if s.live}
     if not wanted:
         return [], before
     met_before = set(live["MARAC"].decision.reasons) if "MARAC" in live else set()
-    if not set(wanted[0].reasons) - met_before - {"late_notification"}:
+    if not set(wanted[0].reasons) - met_before:
         return [], before  # no criterion it did not meet before
     why = (f"late_notification: the incident {late.incident_id}, reported "
            f"{late.reported_date}, arrived after this one and now counts before it")
@@ -297,11 +302,11 @@ def _met_late(incident: Incident, before: tuple[SentReferral, ...], wanted: list
         if decision.pathway in live:
             decision = replace(decision, action="amend", due_at=live[decision.pathway].decision.due_at)
         actions.append(decision)
-        after[decision.referral_id] = SentReferral(decision, record_digest(decision, incident, config))
+        after[decision.referral_id] = SentReferral(decision)
     for pathway in SUPPORT:
         if pathway in live and live[pathway].decision.reasons != ("no_longer_met",):
             stands = replace(live[pathway].decision, reasons=("no_longer_met",), action="amend",
                              explanation=(f"no_longer_met: a MARAC referral is now made; {why}",))
             actions.append(stands)
-            after[stands.referral_id] = SentReferral(stands, record_digest(stands, incident, config))
+            after[stands.referral_id] = SentReferral(stands)
     return actions, tuple(after.values())

@@ -1,4 +1,4 @@
-"""The history the router keeps, built from its own decisions (`after`, `remembered`), not
+"""The history the router keeps, built from its own decisions (`recording`, `remembered`), not
 written by hand: which incidents went to MARAC or MATAC, what a replay changes (nothing),
 and what is forgotten."""
 import json
@@ -107,12 +107,14 @@ def test_history_forgets_what_no_window_reaches(config):
     kept = config.areas["E08000013"].windows.longest_days
     history = VictimHistory((PriorIncident("merseyside/OLD", START - timedelta(days=kept + 1), False),
                              PriorIncident("merseyside/EDGE", START - timedelta(days=kept), False)))
-    after = history.after(report(config, 1, 0), [], config)
+    new = report(config, 1, 0)
+    after = history.recording(new, VictimHistory.remembered(new, []), config)
     assert [p.reference for p in after.incidents] == ["merseyside/EDGE", "merseyside/MP-H-1"]
 
 
 def test_history_keeps_what_a_late_incident_does_not_push_out(config):
     """An incident arriving late is older than the newest: the window counts from the newest."""
     history = VictimHistory((PriorIncident("merseyside/NEW", START + timedelta(days=1000), False),))
-    after = history.after(report(config, 1, 0), [], config)
+    new = report(config, 1, 0)
+    after = history.recording(new, VictimHistory.remembered(new, []), config)
     assert [p.reference for p in after.incidents] == ["merseyside/NEW", "merseyside/MP-H-1"]

@@ -157,8 +157,8 @@ def test_the_same_incident_again_changes_nothing(config):
     notification = incident()
     first = route(config, notification)
     parsed = parse_incident(json.dumps(notification), config)
-    history = History(VictimHistory().after(parsed, first, config),
-                      PerpetratorHistory().after(parsed, first, config))
+    history = History(VictimHistory().recording(parsed, VictimHistory.remembered(parsed, first), config),
+                      PerpetratorHistory().recording(parsed, PerpetratorHistory.remembered(parsed, first), config))
     assert first and route(config, notification, history) == []
 
 
