@@ -31,7 +31,14 @@ replays the same actions (same ids) rather than losing them.
 
 A version that no longer names an earlier version's perpetrator is also sent, without a
 perpetrator, to that perpetrator's partition, which recalls what it made and lets the
-incident go. Limitation: the pair history of the earlier two people keeps the incident.
+incident go. A version that no longer names both of an earlier version's two people (the
+victim's or the perpetrator's person id corrected, the perpetrator no longer named) is sent,
+by the victim stage that took it (take) or let it go (let_go), to incidents.pair-departed.v1
+keyed by the earlier pair, which the pair stage reads with incidents.by-pair.v1: that pair
+history lets the incident's lower versions go (PairHistory.letting_go), publishing and
+forwarding nothing, so no later counter-allegation between those two names it. Withdrawn,
+it leaves the pair history the same way when the withdrawal names other people, and is
+recorded as withdrawn (counted by no rule) when it names the same two.
 
 The agents take the incidents faust has ready in a batch: they send every record of the
 batch, wait once until the broker has them all, then write the histories
@@ -66,7 +73,7 @@ from referral_hub.settings import HubSettings
 from referral_hub.adapters.streaming import Batch, agent, each_event, faust_app, raw_topic, send_and_wait
 from referral_hub.adapters.topics import (CONTACTS, DELIVERIES, INCIDENTS, INCIDENTS_BY_INCIDENT, INCIDENTS_BY_PAIR,
                                           INCIDENTS_BY_PERPETRATOR, INCIDENTS_DEPARTED, INCIDENTS_DLQ,
-                                          INCIDENTS_QUALITY,
+                                          INCIDENTS_PAIR_DEPARTED, INCIDENTS_QUALITY,
                                           REFERRALS as REFERRALS_TOPIC)
 from referral_hub.core.validation import Problem
 
@@ -149,6 +156,8 @@ def create_app(settings: HubSettings, config: HubConfig, codec: AvroCodec) -> fa
     by_incident = raw_topic(app, INCIDENTS_BY_INCIDENT)
     departed = raw_topic(app, INCIDENTS_DEPARTED)
     by_pair = raw_topic(app, INCIDENTS_BY_PAIR)
+    pair_events = raw_topic(app, INCIDENTS_BY_PAIR, INCIDENTS_PAIR_DEPARTED)  # one stage: one pair's events in order
+    pair_departed = raw_topic(app, INCIDENTS_PAIR_DEPARTED)
     quality = raw_topic(app, INCIDENTS_QUALITY)
     by_perpetrator = raw_topic(app, INCIDENTS_BY_PERPETRATOR)
     referrals = raw_topic(app, REFERRALS_TOPIC)
@@ -221,6 +230,10 @@ def create_app(settings: HubSettings, config: HubConfig, codec: AvroCodec) -> fa
             former_key, without = former
             await batch.send(by_perpetrator, former_key, codec.encode("incident", without.model_dump()))
 
+    async def leave_pair(batch: Batch, former_pair: str | None, governing: bytes) -> None:
+        if former_pair:  # no longer named together: their pair history lets the incident go
+            await batch.send(pair_departed, former_pair, governing)
+
     async def take(batch: Batch, incident: Incident, value: bytes, key: str,
                    history: VictimHistory) -> VictimHistory | None:
         """A notification into its victim's history: the history after, None when stale."""
@@ -236,6 +249,7 @@ def create_app(settings: HubSettings, config: HubConfig, codec: AvroCodec) -> fa
         for later, action in revision.late_effects:  # a late notification's effect on them
             await publish(batch, later, [action])
         await forget_perpetrator(batch, revision.former_perpetrator)
+        await leave_pair(batch, revision.former_pair, value)
         await batch.send(by_incident, incident.reference, value)  # whose incident it is now
         return revision.history
 
@@ -247,6 +261,7 @@ def create_app(settings: HubSettings, config: HubConfig, codec: AvroCodec) -> fa
             return None  # let go already (a replay), or a higher version came back here
         await publish(batch, incident, revision.actions, key)
         await forget_perpetrator(batch, revision.former_perpetrator)
+        await leave_pair(batch, revision.former_pair, value)
         return revision.history
 
     # Each stage reads a key's history as the batch's earlier events left it (`pending`)
@@ -290,16 +305,31 @@ def create_app(settings: HubSettings, config: HubConfig, codec: AvroCodec) -> fa
                     batch.write_after(event, last_versions, key, asdict(now))
             await batch.done()
 
-    @agent(app, by_pair, batches_of=BATCH)
+    async def let_go_of_pair(batch: Batch, pending: dict, event, key: str) -> None:
+        """A later version names these two people no more: their history lets it go, and
+        nothing is published (the victim and perpetrator stages recall what it made)."""
+        governing = await readable(event.key, event.value, INCIDENTS_PAIR_DEPARTED)
+        if governing is None:
+            return
+        history = latest(pending, key, pairs, pair_history)
+        after = history.letting_go(governing)
+        if after != history:  # else let go already (a replay)
+            pending[key] = after
+            batch.write_after(event, pairs, key, as_table_value(after))
+
+    @agent(app, pair_events, batches_of=BATCH)
     async def route_for_pairs(batches):
         async for events in batches:
             batch, pending = Batch(), {}
             for event in each_event(events):
+                key = event.key.decode()
+                if event.message.topic == INCIDENTS_PAIR_DEPARTED:
+                    await let_go_of_pair(batch, pending, event, key)
+                    continue
                 routed = await readable_routed(event.key, event.value)
                 if routed is None:
                     continue
                 incident, value, decisions = routed
-                key = event.key.decode()
                 history = latest(pending, key, pairs, pair_history)
                 if history.is_stale(incident):
                     continue  # forwarded again after a restart; already published
