@@ -10,7 +10,6 @@ INCIDENTS_BY_PAIR = "incidents.by-pair.v1"  # router's repartition with the vict
 INCIDENTS_BY_PERPETRATOR = "incidents.by-perpetrator.v1"  # router's repartition, key force:perpetrator
 INCIDENTS_BY_INCIDENT = "incidents.by-incident.v1"  # router's repartition of what a victim's history took, key force/incident
 INCIDENTS_DEPARTED = "incidents.departed.v1"  # router's own: a version naming another victim, key the earlier force:victim
-INCIDENTS_PAIR_DEPARTED = "incidents.pair-departed.v1"  # router's own: a version no longer naming two people, key their force:person|person
 REFERRALS = "referrals.v1"            # every referral decision, key force:victim
 DELIVERIES = "deliveries.v1"          # each recipient's record (personal data), key force:victim
 DELIVERIES_DLQ = "deliveries.dlq.v1"  # records a channel could not deliver, with why; key referral_id
@@ -22,7 +21,7 @@ WEBHOOK_RETRIES = "webhook-retries.v1"  # notify's own: "retry this recipient's 
 HISTORY_EXPIRIES = "history-expiries.v1"  # router's own: "forget this person now?", key as the history's
 
 CORE_TOPICS = (INCIDENTS, INCIDENTS_DLQ, INCIDENTS_QUALITY, INCIDENTS_BY_PAIR, INCIDENTS_BY_PERPETRATOR,
-               INCIDENTS_BY_INCIDENT, INCIDENTS_DEPARTED, INCIDENTS_PAIR_DEPARTED,
+               INCIDENTS_BY_INCIDENT, INCIDENTS_DEPARTED,
                REFERRALS, DELIVERIES,
                DELIVERIES_DLQ, CONTACTS, AUDIT, OVERDUE, REFERRAL_CHECKS, WEBHOOK_RETRIES,
                HISTORY_EXPIRIES)

@@ -33,12 +33,13 @@ A version that no longer names an earlier version's perpetrator is also sent, wi
 perpetrator, to that perpetrator's partition, which recalls what it made and lets the
 incident go. A version that no longer names both of an earlier version's two people (the
 victim's or the perpetrator's person id corrected, the perpetrator no longer named) is sent,
-by the victim stage that took it (take) or let it go (let_go), to incidents.pair-departed.v1
-keyed by the earlier pair, which the pair stage reads with incidents.by-pair.v1: that pair
-history lets the incident's lower versions go (PairHistory.letting_go), publishing and
-forwarding nothing, so no later counter-allegation between those two names it. Withdrawn,
-it leaves the pair history the same way when the withdrawal names other people, and is
-recorded as withdrawn (counted by no rule) when it names the same two.
+by the victim stage that took it (take) or let it go (let_go), to incidents.by-pair.v1 keyed
+by the earlier pair and marked `departed` (after the earlier version that stage sent there,
+on the same partition): that pair history lets the incident's lower versions go
+(PairHistory.letting_go), publishing and forwarding nothing, so no later counter-allegation
+between those two names it. Withdrawn, it leaves the pair history the same way when the
+withdrawal names other people, and is recorded as withdrawn (counted by no rule) when it
+names the same two.
 
 The agents take the incidents faust has ready in a batch: they send every record of the
 batch, wait once until the broker has them all, then write the histories
@@ -73,7 +74,7 @@ from referral_hub.settings import HubSettings
 from referral_hub.adapters.streaming import Batch, agent, each_event, faust_app, raw_topic, send_and_wait
 from referral_hub.adapters.topics import (CONTACTS, DELIVERIES, INCIDENTS, INCIDENTS_BY_INCIDENT, INCIDENTS_BY_PAIR,
                                           INCIDENTS_BY_PERPETRATOR, INCIDENTS_DEPARTED, INCIDENTS_DLQ,
-                                          INCIDENTS_PAIR_DEPARTED, INCIDENTS_QUALITY,
+                                          INCIDENTS_QUALITY,
                                           REFERRALS as REFERRALS_TOPIC)
 from referral_hub.core.validation import Problem
 
@@ -116,9 +117,10 @@ def last_version(value: dict) -> LastVersion | None:
     return LastVersion(**value) if value else None
 
 
-def routed_incident(value: bytes, decisions: list[Decision]) -> dict:
-    """The victim stage's result for the pair stage (schemas/avro/routed-incident.avsc)."""
-    return {"incident": value, "decisions": [
+def routed_incident(value: bytes, decisions: list[Decision], departed: bool = False) -> dict:
+    """The victim stage's result for the pair stage (schemas/avro/routed-incident.avsc);
+    `departed`: the incident leaves this pair's history instead (no decisions)."""
+    return {"incident": value, "departed": departed, "decisions": [
         {f.name: list(v) if isinstance(v, tuple) else v for f, v in zip(fields(Decision), astuple(d))}
         for d in decisions]}
 
@@ -156,8 +158,6 @@ def create_app(settings: HubSettings, config: HubConfig, codec: AvroCodec) -> fa
     by_incident = raw_topic(app, INCIDENTS_BY_INCIDENT)
     departed = raw_topic(app, INCIDENTS_DEPARTED)
     by_pair = raw_topic(app, INCIDENTS_BY_PAIR)
-    pair_events = raw_topic(app, INCIDENTS_BY_PAIR, INCIDENTS_PAIR_DEPARTED)  # one stage: one pair's events in order
-    pair_departed = raw_topic(app, INCIDENTS_PAIR_DEPARTED)
     quality = raw_topic(app, INCIDENTS_QUALITY)
     by_perpetrator = raw_topic(app, INCIDENTS_BY_PERPETRATOR)
     referrals = raw_topic(app, REFERRALS_TOPIC)
@@ -176,11 +176,11 @@ def create_app(settings: HubSettings, config: HubConfig, codec: AvroCodec) -> fa
             await dead_letter_for(key, value, topic, exc)
             return None
 
-    async def readable_routed(key: bytes, value: bytes) -> tuple[Incident, bytes, list[Decision]] | None:
+    async def readable_routed(key: bytes, value: bytes) -> tuple[Incident, bytes, list[Decision], bool] | None:
         try:
             record = codec.decode("routed-incident", value)
             incident = Incident.model_validate(codec.decode("incident", record["incident"]), strict=False)
-            return incident, record["incident"], victim_stage_decisions(record)
+            return incident, record["incident"], victim_stage_decisions(record), record["departed"]
         except Exception as exc:
             await dead_letter_for(key, value, INCIDENTS_BY_PAIR, exc)
             return None
@@ -231,8 +231,11 @@ def create_app(settings: HubSettings, config: HubConfig, codec: AvroCodec) -> fa
             await batch.send(by_perpetrator, former_key, codec.encode("incident", without.model_dump()))
 
     async def leave_pair(batch: Batch, former_pair: str | None, governing: bytes) -> None:
-        if former_pair:  # no longer named together: their pair history lets the incident go
-            await batch.send(pair_departed, former_pair, governing)
+        """No longer named together: their pair history lets the incident go. On the pair's
+        own partition, so after the earlier version this stage sent there."""
+        if former_pair:
+            await batch.send(by_pair, former_pair, codec.encode(
+                "routed-incident", routed_incident(governing, [], departed=True)))
 
     async def take(batch: Batch, incident: Incident, value: bytes, key: str,
                    history: VictimHistory) -> VictimHistory | None:
@@ -305,32 +308,23 @@ def create_app(settings: HubSettings, config: HubConfig, codec: AvroCodec) -> fa
                     batch.write_after(event, last_versions, key, asdict(now))
             await batch.done()
 
-    async def let_go_of_pair(batch: Batch, pending: dict, event, key: str) -> None:
-        """A later version names these two people no more: their history lets it go, and
-        nothing is published (the victim and perpetrator stages recall what it made)."""
-        governing = await readable(event.key, event.value, INCIDENTS_PAIR_DEPARTED)
-        if governing is None:
-            return
-        history = latest(pending, key, pairs, pair_history)
-        after = history.letting_go(governing)
-        if after != history:  # else let go already (a replay)
-            pending[key] = after
-            batch.write_after(event, pairs, key, as_table_value(after))
-
-    @agent(app, pair_events, batches_of=BATCH)
+    @agent(app, by_pair, batches_of=BATCH)
     async def route_for_pairs(batches):
         async for events in batches:
             batch, pending = Batch(), {}
             for event in each_event(events):
-                key = event.key.decode()
-                if event.message.topic == INCIDENTS_PAIR_DEPARTED:
-                    await let_go_of_pair(batch, pending, event, key)
-                    continue
                 routed = await readable_routed(event.key, event.value)
                 if routed is None:
                     continue
-                incident, value, decisions = routed
+                incident, value, decisions, departed = routed
+                key = event.key.decode()
                 history = latest(pending, key, pairs, pair_history)
+                if departed:  # a later version names these two no more; nothing to publish
+                    after = history.letting_go(incident)
+                    if after != history:  # else let go already (a replay)
+                        pending[key] = after
+                        batch.write_after(event, pairs, key, as_table_value(after))
+                    continue
                 if history.is_stale(incident):
                     continue  # forwarded again after a restart; already published
                 decisions = counter_allegation(incident, history, config, decisions)

@@ -7,14 +7,14 @@ from referral_hub.adapters.streaming import run_worker
 from referral_hub.adapters.lag import LagReporter
 from referral_hub.adapters.topics import (CONTACTS, CORE_TOPICS, INCIDENTS, INCIDENTS_BY_INCIDENT,
                                           INCIDENTS_BY_PAIR, INCIDENTS_BY_PERPETRATOR, INCIDENTS_DEPARTED,
-                                          INCIDENTS_PAIR_DEPARTED, REFERRAL_CHECKS)
+                                          REFERRAL_CHECKS)
 
 from .app import APP_ID, create_app
 
 
 def run(settings: HubSettings, config: HubConfig) -> None:
     ensure_topics(settings.kafka, CORE_TOPICS)
-    LagReporter(settings.kafka, APP_ID, [INCIDENTS, INCIDENTS_DEPARTED, INCIDENTS_BY_PAIR, INCIDENTS_PAIR_DEPARTED,
+    LagReporter(settings.kafka, APP_ID, [INCIDENTS, INCIDENTS_DEPARTED, INCIDENTS_BY_PAIR,
                                          INCIDENTS_BY_PERPETRATOR, INCIDENTS_BY_INCIDENT, CONTACTS,
                                          REFERRAL_CHECKS]).start()
     run_worker(create_app(settings, config, codec_for(settings)), settings)

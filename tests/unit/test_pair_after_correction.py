@@ -2,7 +2,7 @@
 earlier version named (incident-notification.md, Amendments and withdrawals): a later
 incident between those two, roles reversed, is no longer a possible counter-allegation
 because of it, and names it no more. Offline here; the router's victim stage sends the
-same departure to its pair stage (incidents.pair-departed.v1, PairHistory.letting_go)."""
+same departure to its pair stage (incidents.by-pair.v1, `departed`; PairHistory.letting_go)."""
 import json
 
 import pytest
