@@ -41,6 +41,7 @@ class OfflineRouter:
         self.victims[incident.key] = victim.history
         actions = self.marked_if_counter_allegation(incident, victim.actions)
         actions += [action for _, action in victim.late_effects]
+        self.pair_lets_go(victim.former_pair, incident)
         if victim.former_perpetrator:
             actions += self.revise_perpetrator(*victim.former_perpetrator)
         perpetrator = perpetrator_key(incident)
@@ -59,6 +60,7 @@ class OfflineRouter:
         if revision.stale:
             return []
         self.victims[key] = revision.history
+        self.pair_lets_go(revision.former_pair, governing)
         former = self.revise_perpetrator(*revision.former_perpetrator) if revision.former_perpetrator else []
         return revision.actions + former
 
@@ -72,6 +74,11 @@ class OfflineRouter:
         self.pairs[pair] = history.recording(incident, PairHistory.remembered(incident, actions),
                                              self.config)
         return counter_allegation(incident, history, self.config, actions)
+
+    def pair_lets_go(self, key: str | None, governing: Incident) -> None:
+        """The two people an earlier version named no longer share the incident."""
+        if key in self.pairs:
+            self.pairs[key] = self.pairs[key].letting_go(governing)
 
     def revise_perpetrator(self, key: str, incident: Incident) -> list[Decision]:
         revision = revise_for_perpetrator(incident, self.perpetrators.get(key, PerpetratorHistory()),

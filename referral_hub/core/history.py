@@ -151,6 +151,14 @@ class PairHistory(_PersonHistory):
         return PairIncident(incident.reference, incident.victim.person_id, incident.reported_at,
                             incident.status == "withdrawn", incident.version)
 
+    def letting_go(self, governing: Incident) -> PairHistory:
+        """This history less the incident's versions below `governing`, a later version that
+        no longer names these two people (a person id corrected): no counter-allegation looks
+        at it again. A version as high stays (the incident named them again), so a departure
+        processed twice, or after that, changes nothing."""
+        return PairHistory(tuple(p for p in self.incidents
+                                 if p.reference != governing.reference or p.version >= governing.version))
+
     def reversed_roles(self, incident: Incident, days: int) -> PairIncident | None:
         """The nearest incident already known, within `days` UK calendar days of this one,
         in which this incident's perpetrator was the victim (so this victim was the

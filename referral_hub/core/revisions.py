@@ -21,7 +21,7 @@ from referral_hub.config import HubConfig
 from referral_hub.core.disclosure import disclose
 from referral_hub.core.history import PerpetratorHistory, SentReferral, VictimHistory, uk_day
 from referral_hub.core.incident import Incident
-from referral_hub.core.rules import Decision, decide_for_perpetrator, decide_for_victim, perpetrator_key
+from referral_hub.core.rules import Decision, decide_for_perpetrator, decide_for_victim, pair_key, perpetrator_key
 
 SUPPORT = ("COMMUNITY_ADVOCACY", "YOUNG_PEOPLE")  # not while a MARAC referral stands
 RECALL_REASONS = ("subject_removed", "recipient_changed")
@@ -39,6 +39,9 @@ class Revision:
     # history key, and this version without a perpetrator, for the perpetrator stage to
     # recall what it made (subject_removed) and forget the incident.
     former_perpetrator: tuple[str, Incident] | None = None
+    # The two people an earlier version named, when this one does not name them both: the
+    # key of their pair history, which lets the incident go (PairHistory.letting_go).
+    former_pair: str | None = None
 
 
 def record_digest(decision: Decision, incident: Incident, config: HubConfig) -> str:
@@ -73,7 +76,8 @@ def revise_for_victim(incident: Incident, history: VictimHistory, config: HubCon
     if revision.stale:
         return revision
     if prior is not None:
-        revision = replace(revision, former_perpetrator=_former_perpetrator(incident, prior))
+        revision = replace(revision, former_perpetrator=_former_perpetrator(incident, prior),
+                           former_pair=_former_pair(incident, prior))
     if incident.status == "withdrawn":
         return revision  # out of history: other incidents' referrals stand
     # A first sighting placed before later incidents, or an amendment (reported_at corrected,
@@ -87,6 +91,11 @@ def _former_perpetrator(incident: Incident, prior) -> tuple[str, Incident] | Non
     if earlier is None or earlier == perpetrator_key(incident):
         return None
     return earlier, incident.model_copy(update={"perpetrator": None})
+
+
+def _former_pair(incident: Incident, prior) -> str | None:
+    earlier = pair_key(Incident.model_validate_json(prior.notification)) if prior.notification else None
+    return earlier if earlier != pair_key(incident) else None
 
 
 def _for_victim_seen_first_late(incident: Incident, history: VictimHistory, config: HubConfig) -> list[Decision]:
@@ -159,7 +168,8 @@ def depart_victim(incident: Incident, history: VictimHistory, config: HubConfig)
                    for d in live
                    if d.subject_id == earlier.victim.person_id or d.subject_id not in incident.person_ids]
     return Revision(actions, history.without(incident.reference),
-                    former_perpetrator=_former_perpetrator(incident, prior))
+                    former_perpetrator=_former_perpetrator(incident, prior),
+                    former_pair=_former_pair(incident, prior))
 
 
 def _revise(incident: Incident, history, config: HubConfig, decide: Callable) -> Revision:

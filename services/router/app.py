@@ -31,7 +31,15 @@ replays the same actions (same ids) rather than losing them.
 
 A version that no longer names an earlier version's perpetrator is also sent, without a
 perpetrator, to that perpetrator's partition, which recalls what it made and lets the
-incident go. Limitation: the pair history of the earlier two people keeps the incident.
+incident go. A version that no longer names both of an earlier version's two people (the
+victim's or the perpetrator's person id corrected, the perpetrator no longer named) is sent,
+by the victim stage that took it (take) or let it go (let_go), to incidents.by-pair.v1 keyed
+by the earlier pair and marked `departed` (after the earlier version that stage sent there,
+on the same partition): that pair history lets the incident's lower versions go
+(PairHistory.letting_go), publishing and forwarding nothing, so no later counter-allegation
+between those two names it. Withdrawn, it leaves the pair history the same way when the
+withdrawal names other people, and is recorded as withdrawn (counted by no rule) when it
+names the same two.
 
 The agents take the incidents faust has ready in a batch: they send every record of the
 batch, wait once until the broker has them all, then write the histories
@@ -109,9 +117,10 @@ def last_version(value: dict) -> LastVersion | None:
     return LastVersion(**value) if value else None
 
 
-def routed_incident(value: bytes, decisions: list[Decision]) -> dict:
-    """The victim stage's result for the pair stage (schemas/avro/routed-incident.avsc)."""
-    return {"incident": value, "decisions": [
+def routed_incident(value: bytes, decisions: list[Decision], departed: bool = False) -> dict:
+    """The victim stage's result for the pair stage (schemas/avro/routed-incident.avsc);
+    `departed`: the incident leaves this pair's history instead (no decisions)."""
+    return {"incident": value, "departed": departed, "decisions": [
         {f.name: list(v) if isinstance(v, tuple) else v for f, v in zip(fields(Decision), astuple(d))}
         for d in decisions]}
 
@@ -167,11 +176,11 @@ def create_app(settings: HubSettings, config: HubConfig, codec: AvroCodec) -> fa
             await dead_letter_for(key, value, topic, exc)
             return None
 
-    async def readable_routed(key: bytes, value: bytes) -> tuple[Incident, bytes, list[Decision]] | None:
+    async def readable_routed(key: bytes, value: bytes) -> tuple[Incident, bytes, list[Decision], bool] | None:
         try:
             record = codec.decode("routed-incident", value)
             incident = Incident.model_validate(codec.decode("incident", record["incident"]), strict=False)
-            return incident, record["incident"], victim_stage_decisions(record)
+            return incident, record["incident"], victim_stage_decisions(record), record["departed"]
         except Exception as exc:
             await dead_letter_for(key, value, INCIDENTS_BY_PAIR, exc)
             return None
@@ -221,6 +230,13 @@ def create_app(settings: HubSettings, config: HubConfig, codec: AvroCodec) -> fa
             former_key, without = former
             await batch.send(by_perpetrator, former_key, codec.encode("incident", without.model_dump()))
 
+    async def leave_pair(batch: Batch, former_pair: str | None, governing: bytes) -> None:
+        """No longer named together: their pair history lets the incident go. On the pair's
+        own partition, so after the earlier version this stage sent there."""
+        if former_pair:
+            await batch.send(by_pair, former_pair, codec.encode(
+                "routed-incident", routed_incident(governing, [], departed=True)))
+
     async def take(batch: Batch, incident: Incident, value: bytes, key: str,
                    history: VictimHistory) -> VictimHistory | None:
         """A notification into its victim's history: the history after, None when stale."""
@@ -236,6 +252,7 @@ def create_app(settings: HubSettings, config: HubConfig, codec: AvroCodec) -> fa
         for later, action in revision.late_effects:  # a late notification's effect on them
             await publish(batch, later, [action])
         await forget_perpetrator(batch, revision.former_perpetrator)
+        await leave_pair(batch, revision.former_pair, value)
         await batch.send(by_incident, incident.reference, value)  # whose incident it is now
         return revision.history
 
@@ -247,6 +264,7 @@ def create_app(settings: HubSettings, config: HubConfig, codec: AvroCodec) -> fa
             return None  # let go already (a replay), or a higher version came back here
         await publish(batch, incident, revision.actions, key)
         await forget_perpetrator(batch, revision.former_perpetrator)
+        await leave_pair(batch, revision.former_pair, value)
         return revision.history
 
     # Each stage reads a key's history as the batch's earlier events left it (`pending`)
@@ -298,9 +316,15 @@ def create_app(settings: HubSettings, config: HubConfig, codec: AvroCodec) -> fa
                 routed = await readable_routed(event.key, event.value)
                 if routed is None:
                     continue
-                incident, value, decisions = routed
+                incident, value, decisions, departed = routed
                 key = event.key.decode()
                 history = latest(pending, key, pairs, pair_history)
+                if departed:  # a later version names these two no more; nothing to publish
+                    after = history.letting_go(incident)
+                    if after != history:  # else let go already (a replay)
+                        pending[key] = after
+                        batch.write_after(event, pairs, key, as_table_value(after))
+                    continue
                 if history.is_stale(incident):
                     continue  # forwarded again after a restart; already published
                 decisions = counter_allegation(incident, history, config, decisions)

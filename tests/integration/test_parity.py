@@ -13,7 +13,7 @@ from tests.integration.kafka_helpers import post_incident, route_output
 
 def scenario(tag: str) -> list[dict]:
     """History at work: escalation, repeat MARAC, a serial perpetrator, a duplicate, versions,
-a victim's person id corrected, the samples."""
+a victim's person id corrected, a perpetrator's and counter-allegations after it, the samples."""
     medium = {"tool": "DASH", "dash_yes_count": 11, "officer_grade": "medium"}
     victim_a = {"victim__person_id": f"A{tag}", "perpetrator__person_id": f"P{tag}", "occurred_at": None,
                 "children": []}
@@ -43,6 +43,19 @@ a victim's person id corrected, the samples."""
     # 1's victim corrected to E: it leaves A's history and, counted by reported_at, makes 8
     # E's third incident in 365 days
     incidents.append(incidents[0] | amended | {"victim": incidents[0]["victim"] | {"person_id": f"E{tag}"}})
+    # 9 (G against F) corrected: H, not G (and new safe-contact notes, which F's support
+    # record shows); then F is recorded against G, and against H
+    victim_f = victim_a | {"victim__person_id": f"F{tag}", "perpetrator__person_id": f"G{tag}"}
+    nine = incident(incident_id=f"{tag}-9", reported_at="2026-09-01T10:00:00Z", risk=medium, **victim_f)
+    notes = nine["victim"]["contact"] | {"safe_contact_notes": "landline only"}
+    incidents += [
+        nine, nine | amended | {"perpetrator": nine["perpetrator"] | {"person_id": f"H{tag}"},
+                                "victim": nine["victim"] | {"contact": notes}},
+        incident(incident_id=f"{tag}-10", reported_at="2026-09-15T10:00:00Z", risk=medium,
+                 **victim_f | {"victim__person_id": f"G{tag}", "perpetrator__person_id": f"F{tag}"}),
+        incident(incident_id=f"{tag}-11", reported_at="2026-09-20T10:00:00Z", risk=medium,
+                 **victim_f | {"victim__person_id": f"H{tag}", "perpetrator__person_id": f"F{tag}"}),
+    ]
     for line in (REPO_ROOT / "samples" / "incidents.jsonl").read_text().splitlines()[:5]:
         sample = json.loads(line)
         incidents.append(sample | {"incident_id": f"{sample['incident_id']}-{tag}"})
@@ -104,14 +117,24 @@ EXPECTED = [
      "2026-11-23T09:00:00Z"),
     ("amend", 8, "COMMUNITY_ADVOCACY", "E", "st-helens-community", ["no_longer_met"], "2026-04-07T08:00:00Z"),
     ("recall", 1, "COMMUNITY_ADVOCACY", "A", "st-helens-community", ["subject_removed"], "2026-01-06T09:00:00Z"),
+    # 9: F's first (Tuesday 1 September); corrected, F's support record shows the new notes
+    ("refer", 9, "COMMUNITY_ADVOCACY", "F", "st-helens-community", ["medium_risk"], "2026-09-03T08:00:00Z"),
+    ("amend", 9, "COMMUNITY_ADVOCACY", "F", "st-helens-community", ["medium_risk"], "2026-09-03T08:00:00Z"),
+    # 10: F against G, but 9 no longer names G: no counter-allegation
+    ("refer", 10, "COMMUNITY_ADVOCACY", "G", "st-helens-community", ["medium_risk"], "2026-09-17T08:00:00Z"),
+    # 11: F against H, 19 days after H against F (9 as corrected): a possible counter-allegation
+    ("refer", 11, "COMMUNITY_ADVOCACY", "H", "st-helens-community", ["medium_risk", "possible_counter_allegation"],
+     "2026-09-22T08:00:00Z"),
 ]
+COUNTER_ALLEGATIONS = {11: 9}  # incident -> the incident with the roles reversed, which it names
 
 
 def expected_by_hand(tag: str) -> list[dict]:
     pattern = [f"merseyside/{tag}-{n}" for n in MATAC_PATTERN]
     return [{"action": action, "incident_id": f"{tag}-{n}", "pathway": pathway, "subject_id": f"{who}{tag}",
              "recipient": recipient, "reasons": reasons, "due_at": due,
-             "related_incidents": pattern if pathway == "MATAC" else []}
+             "related_incidents": pattern if pathway == "MATAC" else (
+                 [f"merseyside/{tag}-{COUNTER_ALLEGATIONS[n]}"] if n in COUNTER_ALLEGATIONS else [])}
             for action, n, pathway, who, recipient, reasons, due in EXPECTED]
 
 

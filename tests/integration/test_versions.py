@@ -12,6 +12,7 @@ from tests.integration.kafka_helpers import (post_incident, post_restarting_the_
 MEDIUM = {"tool": "DASH", "dash_yes_count": 11}
 HIGH = {"tool": "DASH", "dash_yes_count": 16}
 SCHOOLS = "recipient.education-settings.v1"
+PAIR_HISTORY_CHANGELOG = "referral-hub-router-pair-history-changelog"
 
 
 def test_an_amended_incident_reaches_marac(api, topic):
@@ -124,3 +125,21 @@ def test_a_corrected_victim_id_recalls_the_old_victims_marac_referral_and_refers
                        "the new victim's MARAC referral")
     marac = topic("recipient.st-helens-marac.v1", "any")
     marac.wait_for(lambda _: marac.values(referral_id=old["referral_id"], action="recall"), "MARAC's recall")
+
+
+def test_a_corrected_perpetrator_id_takes_the_incident_out_of_the_earlier_twos_counter_allegations(api, topic):
+    """Anne recorded abusing Ben, corrected: it was someone else. Ben recorded abusing Anne
+    next is no counter-allegation, and the MARAC is not pointed at the corrected incident."""
+    first = fresh_incident(risk=MEDIUM, children=[], reported_at="2026-11-19T20:00:00Z", occurred_at=None)
+    ben, anne = first["victim"]["person_id"], first["perpetrator"]["person_id"]
+    corrected = first | {"version": 2, "perpetrator": first["perpetrator"] | {"person_id": anne + "X"}}
+    for notification in (first, corrected):
+        assert post_incident(api, notification).status_code == 202
+    pairs, pair_key = topic(PAIR_HISTORY_CHANGELOG), json.dumps(f"merseyside:{'|'.join(sorted((ben, anne)))}")
+    pairs.wait_for(lambda _: [json.loads(v) for k, v in pairs.records if k == pair_key][-1:] == [[]],
+                   "Anne and Ben's history letting the incident go")
+
+    reversed_ = fresh_incident(risk=HIGH, children=[], victim__person_id=anne, perpetrator__person_id=ben)
+    marac = posted_referral(api, topic, reversed_, "MARAC")
+    assert "possible_counter_allegation" not in marac["reasons"]
+    assert marac["related_incidents"] == []
