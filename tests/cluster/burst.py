@@ -133,6 +133,7 @@ class Outcome:
     found: set[str]
     delivered: set[str]
     webhook_deliveries: Counter
+    webhook_bodies: dict[str, set[str]]  # each referral's distinct bodies, as POSTed
 
     @property
     def missing(self) -> set[str]:
@@ -149,6 +150,12 @@ class Outcome:
     @property
     def duplicated(self) -> list[str]:
         return [referral for referral, times in self.webhook_deliveries.items() if times > 1]
+
+    @property
+    def conflicting(self) -> list[str]:
+        """Referrals POSTed again with another body under the same Idempotency-Key: a
+        recipient dropping repeats by key, as it must, would keep the wrong one."""
+        return [referral for referral, bodies in self.webhook_bodies.items() if len(bodies) > 1]
 
     def line(self, name: str, burst: Burst, seconds: float) -> str:
         return (f"{name}: accepted {self.accepted}, expected {len(self.expected)}, found {len(self.found)}, "
@@ -173,6 +180,10 @@ def outcome(burst: Burst, expected: set[str], referrals, contacts, receiver: Sam
             reader.wait_for(lambda _: done(), "every expected referral", timeout=timeout)
         except AssertionError:
             pass  # counted below
-    webhook = Counter(referral for recipient in webhook_recipients
-                      for referral in receiver.accepted_ids(recipient) if referral in expected)
-    return Outcome(burst.accepted, expected, found(), delivered(), webhook)
+    accepted = [request for recipient in webhook_recipients
+                for request in receiver.received(recipient, "accept") if request.idempotency_key in expected]
+    bodies: dict[str, set[str]] = {}
+    for request in accepted:
+        bodies.setdefault(request.idempotency_key, set()).add(json.dumps(request.body, sort_keys=True))
+    return Outcome(burst.accepted, expected, found(), delivered(),
+                   Counter(request.idempotency_key for request in accepted), bodies)

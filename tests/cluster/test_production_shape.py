@@ -3,6 +3,10 @@
 Each scenario sends a burst of incidents over both ingests, disturbs the hub mid-burst, and
 then checks every accepted incident against `referral-hub route`'s referrals (by referral
 id): none missing, none unexpected, each delivered, none twice to a webhook recipient.
+Except after a SIGKILL: a notify killed between a recipient's 2xx and recording it POSTs
+that referral again when its partition is taken over (at-least-once; README, Channels), so
+there a repeat is allowed, but only as the same record under the same Idempotency-Key,
+which the recipient drops.
 RH_CLUSTER_INCIDENTS sets the size of the first burst (default 3000); the others are a
 third of it.
 """
@@ -18,7 +22,8 @@ from tests.cluster.conftest import RESULTS, WEBHOOK_RECIPIENTS
 INCIDENTS = int(os.environ.get("RH_CLUSTER_INCIDENTS", "3000"))
 
 
-def run_burst(name: str, hub, config, topic, receiver, count: int, disturb) -> None:
+def run_burst(name: str, hub, config, topic, receiver, count: int, disturb,
+              repeats_allowed: bool = False) -> None:
     tag = f"{name.upper()}{uuid.uuid4().hex[:6].upper()}"
     victims = incidents(tag, count, seed=sum(name.encode()))
     expected = expected_referrals(victims, config)
@@ -33,7 +38,9 @@ def run_burst(name: str, hub, config, topic, receiver, count: int, disturb) -> N
     assert not result.missing, f"{len(result.missing)} referrals missing, e.g. {sorted(result.missing)[:3]}"
     assert not result.unexpected, f"{len(result.unexpected)} referrals route does not make"
     assert not result.undelivered, f"{len(result.undelivered)} undelivered, e.g. {sorted(result.undelivered)[:3]}"
-    assert not result.duplicated, f"{len(result.duplicated)} delivered twice to a webhook recipient"
+    assert not result.conflicting, f"{len(result.conflicting)} POSTed again with another record"
+    assert repeats_allowed or not result.duplicated, \
+        f"{len(result.duplicated)} delivered twice to a webhook recipient"
 
 
 def test_router_and_notify_instances_killed_mid_burst(all_running, config, topic, receiver):
@@ -49,7 +56,7 @@ def test_router_and_notify_instances_killed_mid_burst(all_running, config, topic
         for services in hub.values():
             services.wait_ready(180)
 
-    run_burst("kill", hub, config, topic, receiver, INCIDENTS, kill_and_restart)
+    run_burst("kill", hub, config, topic, receiver, INCIDENTS, kill_and_restart, repeats_allowed=True)
 
 
 def test_a_broker_killed_mid_burst(all_running, cluster, config, topic, receiver):
