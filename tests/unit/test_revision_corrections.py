@@ -77,7 +77,9 @@ def holding(version: int) -> VictimHistory:
 def test_a_replayed_departure_changes_nothing():
     """At least once: the departure of version 2 reaches the earlier victim again."""
     let_go = depart_victim(parsed(incident(version=2, victim__person_id=NEW)), holding(1), CONFIG)
-    assert [d.action for d in let_go.actions] == ["recall"] * 3 and not let_go.history.has(REFERENCE)
+    assert [(d.action, d.pathway) for d in let_go.actions] == [("recall", "MARAC"), ("recall", "IDVA"),
+                                                                ("recall", "MASH_IDVA")]
+    assert not let_go.history.has(REFERENCE)
     again = depart_victim(parsed(incident(version=2, victim__person_id=NEW)), let_go.history, CONFIG)
     assert (again.stale, again.actions, again.history) == (True, [], let_go.history)
 
@@ -115,10 +117,12 @@ def test_a_corrected_perpetrators_matac_referral_is_due_28_days_from_the_version
     versions = [incident(version=n, **KNOWSLEY) for n in range(1, version)]
     corrected = incident(version=version, perpetrator__person_id="MP-P-40008", sent_at=SENT_LATE, **KNOWSLEY)
     line = matac(earlier_victims_incident("MP-P-40008"), *versions, corrected)
+    # MATAC: 28 days (pathways.md), from sent_at 2026-11-24T10:00Z
     assert (line["action"], line["subject_id"], line["due_at"]) == ("refer", "MP-P-40008", "2026-12-22T10:00:00Z")
 
 
 def test_a_first_version_sent_late_has_its_matac_referral_due_28_days_from_reported_at():
     """A notification's own referrals are due from reported_at: its lateness shows as lateness."""
     line = matac(earlier_victims_incident("MP-P-40007"), incident(sent_at=SENT_LATE, **KNOWSLEY))
+    # 28 days from reported_at 2026-11-20T22:14Z, not from sent_at
     assert (line["action"], line["subject_id"], line["due_at"]) == ("refer", "MP-P-40007", "2026-12-18T22:14:00Z")
