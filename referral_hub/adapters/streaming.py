@@ -9,6 +9,9 @@ from contextlib import contextmanager
 from typing import Any
 
 import faust
+import rocksdict
+from faust.stores import STORES
+from faust.stores import rocksdb as faust_rocksdb
 from faust.streams import _current_event
 from faust.web import drivers as web_drivers
 from faust.web.drivers.aiohttp import Web as AiohttpWeb
@@ -45,13 +48,42 @@ class IdempotentTransport(faust_aiokafka.Transport):
     Producer = IdempotentProducer
 
 
-# RocksDB's settings for each table partition's database. faust's defaults are for a
-# machine of its own: a block cache of 2 GiB and memtables of 3 x 64 MiB per database, and a
-# router has one database per table and partition (5 tables x 6 partitions in production).
-# The cache kept every block a replay read, so the router's memory grew with what it had
-# read. These bound each database to about 16 MiB.
-STORE_OPTIONS = {"block_cache_size": 8 * 1024**2, "write_buffer_size": 4 * 1024**2,
-                 "max_write_buffer_number": 2}
+# RocksDB's memory, one budget for all of a service's databases. faust opens one database per
+# table and partition (a router: 6 tables x 6 partitions in production), each with a block
+# cache of 2 GiB and memtables of 3 x 64 MiB by default: a replay's every read block and
+# write stayed in memory, so the router grew with what it had seen. Here all share one
+# cache, and their memtables are charged to it (RocksDB's write buffer manager): a service's
+# RocksDB memory is bounded by ROCKSDB_MEMORY, however many databases it opens.
+ROCKSDB_MEMORY = 32 * 1024**2
+_SHARED_CACHE = rocksdict.Cache(ROCKSDB_MEMORY)
+_SHARED_WRITE_BUFFERS = rocksdict.WriteBufferManager.new_write_buffer_manager_with_cache(
+    ROCKSDB_MEMORY // 2, False, _SHARED_CACHE)
+
+
+class SharedMemoryOptions(faust_rocksdb.RocksDBOptions):
+    write_buffer_size = 4 * 1024**2  # a memtable is flushed at this size (faust's: 64 MiB)
+
+    def as_options(self) -> rocksdict.Options:
+        options = super().as_options()
+        table = rocksdict.BlockBasedOptions()  # faust's, with the shared cache instead of its own
+        table.set_bloom_filter(self.bloom_filter_size, block_based=True)
+        table.set_block_cache(_SHARED_CACHE)
+        table.set_index_type(rocksdict.BlockBasedIndexType.binary_search())
+        options.set_block_based_table_factory(table)
+        options.set_write_buffer_manager(_SHARED_WRITE_BUFFERS)
+        return options
+
+
+class SharedMemoryStore(faust_rocksdb.Store):
+    """faust's RocksDB store (through rocksdict) within the service's one memory budget."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.rocksdb_options = SharedMemoryOptions(**self.options, use_rocksdict=True)
+
+
+STORES.aliases["hub-rocksdb"] = f"{__name__}:SharedMemoryStore"
+STORE_URLS = {"rocksdb://": "hub-rocksdb://", "memory://": "memory://"}
 
 
 class HubTable(faust.Table):
@@ -60,9 +92,6 @@ class HubTable(faust.Table):
     mismatch, and the worker crashes. Seen on the three-node cluster, where a topic created
     a moment before is not yet known to every broker. Unknown is not checked (and checked
     again next time); the metadata refresh below soon makes it known."""
-
-    def __init__(self, app: faust.App, *, options: dict | None = None, **kwargs: Any) -> None:
-        super().__init__(app, options=STORE_OPTIONS | (options or {}), **kwargs)
 
     def _verify_source_topic_partitions(self, source_topic: str) -> None:
         consumer = self.app.consumer
@@ -100,7 +129,7 @@ def faust_app(app_id: str, settings: HubSettings, host: str, port: int) -> faust
         # looked for again after 10 s, not aiokafka's 5 minutes; its partitions then join.
         consumer_metadata_max_age_ms=10_000,
         Table=HubTable,
-        store=settings.state_store,
+        store=STORE_URLS[settings.state_store],
         datadir=str(settings.state_dir / app_id),
         topic_partitions=kafka.topic_partitions,
         topic_replication_factor=kafka.topic_replication_factor,
