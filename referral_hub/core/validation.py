@@ -131,6 +131,8 @@ def _json_object(raw: bytes | str) -> dict:
         raise Refused([Problem("(body)", f"Invalid JSON: {exc.msg} at character {exc.pos}")]) from None
     except ValueError as exc:
         raise Refused([Problem("(body)", f"Invalid JSON: {exc}")]) from None
+    except RecursionError:  # deeper than Python's parser goes, yet well under the size limit
+        raise Refused([Problem("(body)", "Invalid JSON: nested too deeply")]) from None
     if not isinstance(data, dict):
         raise Refused([Problem("(body)", "Input should be an object")])
     return data
