@@ -7,7 +7,7 @@ import json
 import pytest
 
 from referral_hub.commands.route import OfflineRouter
-from referral_hub.core.validation import Refused, parse_incident
+from referral_hub.core.validation import Refused, field_label, parse_incident
 from tests.factories import child, incident
 
 UNREADABLE_PHONE = "cannot be read as a phone number: not passed on"
@@ -419,3 +419,15 @@ def test_an_area_outside_the_partnership_is_refused_only_for_a_force_without_an_
     assert refusal(outside, no_contact) == [
         ("local_authority", "is not an area this hub serves, and the force has no out-of-area contact")]
     assert accepted(incident(), no_contact).local_authority == "E08000013"
+
+
+@pytest.mark.parametrize("path, label", [
+    ("children[12].education.urn", "children[].education.urn"), ("flags[3]", "flags[]"),
+    ("victim.contact.phone", "victim.contact.phone"), ("risk.dash_yes_count", "risk.dash_yes_count"),
+    ("(body)", "(body)"), ("perpetrator.relationship", "perpetrator.relationship"),
+    ("victim.Anne Example", "(unknown field)"), ("children[0].shoe_size", "(unknown field)"),
+    ("victim[]", "victim[]"), ("[]victim", "(unknown field)"),
+])
+def test_a_problem_is_counted_under_its_field_without_indexes_or_names_the_sender_made_up(path, label):
+    """The label ingest counts data problems by (a metric label): bounded, never the sender's."""
+    assert field_label(path) == label
