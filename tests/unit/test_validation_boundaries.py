@@ -431,3 +431,43 @@ def test_an_area_outside_the_partnership_is_refused_only_for_a_force_without_an_
 def test_a_problem_is_counted_under_its_field_without_indexes_or_names_the_sender_made_up(path, label):
     """The label ingest counts data problems by (a metric label): bounded, never the sender's."""
     assert field_label(path) == label
+
+
+# --- dates against the UK day of the report ------------------------------------------------
+
+@pytest.mark.parametrize("reported, born, refused", [
+    ("2026-06-18T23:30:00Z", "2026-06-19", False),  # 00:30 BST on 19 June: born that UK day
+    ("2026-11-19T23:30:00Z", "2026-11-20", True),   # 23:30 GMT on 19 November: born tomorrow
+])
+def test_a_victims_date_of_birth_is_checked_against_the_uk_day_of_the_report(config, reported, born, refused):
+    notification = incident(reported_at=reported, occurred_at=None, victim__date_of_birth=born)
+    if refused:
+        assert refusal(notification, config) == [("victim.date_of_birth", "is after reported_at")]
+    else:
+        assert data_problems(notification, config) == []
+
+
+@pytest.mark.parametrize("reported, born, problems", [
+    ("2026-06-18T23:30:00Z", "2026-06-19", []),
+    ("2026-11-19T23:30:00Z", "2026-11-20", [("perpetrator.date_of_birth", "is after reported_at: ignored")]),
+])
+def test_a_perpetrators_date_of_birth_is_checked_against_the_uk_day_of_the_report(config, reported, born, problems):
+    notification = incident(reported_at=reported, occurred_at=None, perpetrator__date_of_birth=born)
+    assert data_problems(notification, config) == problems
+
+
+def test_an_unconfigured_force_is_refused_for_its_force_alone_wherever_the_victim_lives(config):
+    notification = incident(force="northumbria", local_authority="E08000012")
+    assert refusal(notification, config) == [("force", "is not a configured police force")]
+
+
+def test_a_dash_tool_without_a_count_is_routed_on_the_officers_grade(config):
+    notification = incident(risk={"tool": "DASH", "officer_grade": "high"})
+    assert data_problems(notification, config) == []
+    assert "MARAC" in referrals(notification, config)
+
+
+@pytest.mark.parametrize("gender", ["female", "male", "other", "unknown"])
+def test_each_gender_of_the_contract_is_kept(config, gender):
+    parsed = accepted(incident(victim__gender=gender, perpetrator__gender=gender), config)
+    assert (parsed.victim.gender, parsed.perpetrator.gender, parsed.data_problems) == (gender, gender, ())
