@@ -81,11 +81,10 @@ def field_label(path: str) -> str:
 
 def _field_names(model: type[BaseModel]) -> set[str]:
     names = set(model.model_fields)
-    for info in model.model_fields.values():
-        for inner in [info.annotation, *get_args(info.annotation)]:
-            for candidate in [inner, *get_args(inner)]:
-                if isinstance(candidate, type) and issubclass(candidate, BaseModel):
-                    names |= _field_names(candidate)
+    for info in model.model_fields.values():  # a model, or one inside `X | None`, `list[X]`, `tuple[X, ...]`
+        for candidate in [info.annotation, *get_args(info.annotation)]:
+            if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+                names |= _field_names(candidate)
     return names
 
 

@@ -471,3 +471,19 @@ def test_a_dash_tool_without_a_count_is_routed_on_the_officers_grade(config):
 def test_each_gender_of_the_contract_is_kept(config, gender):
     parsed = accepted(incident(victim__gender=gender, perpetrator__gender=gender), config)
     assert (parsed.victim.gender, parsed.perpetrator.gender, parsed.data_problems) == (gender, gender, ())
+
+
+@pytest.mark.parametrize("children, checks", [
+    ([child("C1"), child("C1", present=False)],
+     "children[1]: lists a child already listed with different details: notified once, to the area's "
+     "Encompass coordinator"),
+    ([child("C1", setting="boarding")], f"children[0].education: {UNREADABLE_EDUCATION}"),
+    ([child("C1"), 7], "children[1]: is not an object"),
+    ([child("C1", born="2000-01-01"), child("")],
+     "children[0].date_of_birth: the person is 18 or over at reported_at: not a child, no Encompass notice; "
+     f"children[1].person_id: {NOT_A_PERSON_ID}"),
+])
+def test_the_mash_is_told_which_child_entries_to_check_and_why(config, children, checks):
+    parsed = accepted(incident(children=children), config)
+    [mash] = [d for d in OfflineRouter(config).route(parsed) if d.pathway == "MASH_IDVA"]
+    assert f"child_data_problem: a child entry needs checking: {checks}" in mash.explanation
