@@ -207,3 +207,11 @@ def test_a_disclosure_id_is_the_same_for_the_same_referral_recipient_and_channel
     again = audit_record(record_type, record, "email", "elsewhere", datetime(2027, 1, 1, tzinfo=UTC))
     assert again["disclosure_id"] == ids["email"] != ids["webhook"]
     assert all(i.startswith("dsc-") and len(i) == 28 and int(i[4:], 16) >= 0 for i in ids.values())
+
+
+def test_a_disclosure_id_never_changes_between_releases(config):
+    """The audit trail knows a disclosure again by its id (a redelivery is the same disclosure):
+    the spec's example to St Helens MARAC by email, sha256 of referral|recipient|channel."""
+    decision, record_type, record = only(config, incident(), "MARAC")
+    assert decision.referral_id == "ref-aa5a05a79675cf8ead047834"
+    assert audit_record(record_type, record, "email", "x", AT)["disclosure_id"] == "dsc-0d556414b133a6e80aad14b2"

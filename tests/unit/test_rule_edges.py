@@ -107,3 +107,31 @@ def test_what_an_amendment_first_brings_about_is_due_from_when_it_was_sent(confi
     assert marac.due_at == datetime(2026, 11, 24, 9, tzinfo=UTC)
     assert marac.explanation[-1] == ("due Tuesday 24 November 2026 09:00 UK time: 1 working day after this "
                                      "version was sent (Monday 23 November 2026 15:00)")
+
+
+def test_the_pair_key_is_the_same_whichever_of_the_two_is_the_victim(config):
+    """Both incidents of a counter-allegation meet on one partition of the pair's history."""
+    from referral_hub.core.rules import pair_key, perpetrator_key
+    one = parse_incident(json.dumps(incident()), config)
+    reversed_ = parse_incident(json.dumps(incident(victim__person_id="MP-P-40007", perpetrator__person_id="MP-P-88123")),
+                               config)
+    assert pair_key(one) == pair_key(reversed_) == "merseyside:MP-P-40007|MP-P-88123"
+    assert (perpetrator_key(one), perpetrator_key(reversed_)) == ("merseyside:MP-P-40007", "merseyside:MP-P-88123")
+    alone = parse_incident(json.dumps(incident(perpetrator=None)), config)
+    assert (pair_key(alone), perpetrator_key(alone)) == (None, None)
+
+
+@pytest.mark.parametrize("related_to, words", [
+    (["victim"], "the child is the son or daughter of the victim"),
+    (["victim", "perpetrator"], "the child is the son or daughter of the victim and of the perpetrator"),
+])
+def test_a_school_is_told_whose_child_it_is(config, related_to, words):
+    kid = child("C1", present=False, resides_with=[]) | {"related_to": related_to}
+    made = referral(config, incident(children=[kid]), "ENCOMPASS")
+    assert made.reasons == ("child_related",) and f"child_related: {words}" in made.explanation
+
+
+def test_a_school_is_told_with_whom_the_child_lives(config):
+    made = referral(config, incident(children=[child("C1", present=False, resides_with=["victim", "perpetrator"])]),
+                    "ENCOMPASS")
+    assert made.explanation[0] == "child_resident: the child lives with the victim and the perpetrator"
