@@ -466,9 +466,7 @@ def _repair(data: dict, loc: tuple, path: str) -> None:
         target[last] = SAFE_DEFAULTS[label]
     elif label.startswith("perpetrator.person_id"):
         del data["perpetrator"]  # no usable id: as if the perpetrator were unknown
-    elif isinstance(target, list):
-        del target[last]
-    else:
+    else:  # never a list item: salvage has already dropped each bad flag, adult and child entry
         target.pop(last, None)
 
 

@@ -487,3 +487,16 @@ def test_the_mash_is_told_which_child_entries_to_check_and_why(config, children,
     parsed = accepted(incident(children=children), config)
     [mash] = [d for d in OfflineRouter(config).route(parsed) if d.pathway == "MASH_IDVA"]
     assert f"child_data_problem: a child entry needs checking: {checks}" in mash.explanation
+
+
+def test_a_perpetrator_dropped_for_its_id_takes_its_other_bad_fields_with_it(config):
+    parsed = accepted(incident(perpetrator__person_id="", perpetrator__date_of_birth="1988-13-40"), config)
+    assert parsed.perpetrator is None
+    assert [p.path for p in parsed.data_problems] == ["perpetrator.person_id", "perpetrator.date_of_birth"]
+
+
+def test_a_notification_without_children_has_no_data_problem_and_no_mash_referral(config):
+    notification = incident()
+    del notification["children"]
+    assert data_problems(notification, config) == []
+    assert "MASH_IDVA" not in referrals(notification, config)
