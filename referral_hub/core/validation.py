@@ -18,7 +18,8 @@ from typing import Any, get_args
 from pydantic import BaseModel, ValidationError
 
 from referral_hub.config import HubConfig
-from referral_hub.core.incident import (UK, DataProblem, Incident, LocationType, Setting, age_on)
+from referral_hub.core.incident import (UK, DataProblem, Incident, LocationType, ProtectiveNotice, Setting,
+                                        age_on)
 from referral_hub.core.incident import Flag, Gender, Grade
 
 LATEST_REPORT = timedelta(hours=1)  # reported_at may be this far after the hub receives it
@@ -176,6 +177,7 @@ def _no_constant(_name: str):
 # --- data problems: repaired or dropped before the contract is checked ----------------
 
 VOICE_MAX_CHARACTERS = 2000  # the spec: a longer voice is reported and ignored
+NAME_MAX_CHARACTERS = 200  # the contract's (incident._Person)
 
 class _Salvage:
     """Normalises real-world forms and drops what cannot be used, noting each as a problem."""
@@ -198,6 +200,7 @@ class _Salvage:
             self.postcode(victim)
         self.known_values()
         self.risk()
+        self.notice()
         self.children()
 
     def contact(self, victim: dict) -> None:
@@ -257,6 +260,18 @@ class _Salvage:
             del risk["dash_yes_count"]
             self.note("risk.dash_yes_count", "is not a DASH result (0-27): the officer's grade is used")
 
+    def notice(self) -> None:
+        """A protective notice that cannot be read is ignored (it could only shorten deadlines)."""
+        notice = self.data.get("protective_notice")
+        if not isinstance(notice, dict):
+            return  # null, or not an object: the contract's check reports and drops it
+        needed = {name: notice.get(name) for name in ProtectiveNotice.model_fields}
+        try:
+            ProtectiveNotice.model_validate_json(json.dumps(needed))
+        except ValidationError:
+            del self.data["protective_notice"]
+            self.note("protective_notice", "cannot be read: the notice is ignored")
+
     def children(self) -> None:
         entries = self.data.get("children")
         if entries is None:
@@ -294,7 +309,7 @@ class _Salvage:
             self.note(path, "is not an object", bad_child_entry=True)
             return None
         child, person_id = dict(entry), entry.get("person_id")
-        if not (isinstance(person_id, str) and PERSON_ID.match(person_id)):
+        if not (isinstance(person_id, str) and PERSON_ID.fullmatch(person_id)):
             self.note(f"{path}.person_id", "is missing or not a person id", bad_child_entry=True)
             return None
         if person_id in adults:
@@ -314,11 +329,26 @@ class _Salvage:
             self.note(f"{path}.date_of_birth", "the person is 18 or over at reported_at: not a "
                                                "child, no Encompass notice", bad_child_entry=True)
             return None
+        self.names_and_presence(path, child)
         self.education(path, child)
         for field in ("resides_with", "related_to"):
             self.adults(path, child, field)
         self.voice(path, child)
         return child
+
+    def names_and_presence(self, path: str, child: dict) -> None:
+        """A name or `present` that cannot be read: the child is still notified (as present,
+        so that the school hears of it), and the MASH checks the entry."""
+        for field in ("given_name", "family_name"):
+            name = child.get(field)
+            if not (isinstance(name, str) and 1 <= len(name) <= NAME_MAX_CHARACTERS):
+                child[field], child["data_problem"] = "(not given)", "check"
+                self.note(f"{path}.{field}", "is missing or not a name: taken as \"(not given)\"",
+                          bad_child_entry=True)
+        if not isinstance(child.get("present"), bool):
+            child["present"], child["data_problem"] = True, "check"
+            self.note(f"{path}.present", "is missing or not true or false: taken as present",
+                      bad_child_entry=True)
 
     def education(self, path: str, child: dict) -> None:
         education = child.get("education")

@@ -500,3 +500,58 @@ def test_a_notification_without_children_has_no_data_problem_and_no_mash_referra
     del notification["children"]
     assert data_problems(notification, config) == []
     assert "MASH_IDVA" not in referrals(notification, config)
+
+
+# --- bad fields inside a child entry or a notice: routed, not refused (the spec's list) ------
+
+NOT_A_NAME = 'is missing or not a name: taken as "(not given)"'
+
+
+@pytest.mark.parametrize("changes, path, problem", [
+    ({"given_name": 5}, "children[0].given_name", NOT_A_NAME),
+    ({"family_name": ""}, "children[0].family_name", NOT_A_NAME),
+    ({"family_name": "x" * 201}, "children[0].family_name", NOT_A_NAME),
+    ({"present": "yes"}, "children[0].present", "is missing or not true or false: taken as present"),
+])
+def test_a_childs_unreadable_name_or_presence_is_checked_by_the_mash_not_refused(config, changes, path, problem):
+    """A high-risk victim's MARAC referral must not wait for a child's name to be typed again."""
+    # a child away from home: notified only because taken as present when that is unreadable
+    kid = child(present=False, resides_with=[] if "present" in changes else ["victim"]) | changes
+    parsed = accepted(incident(children=[kid]), config)
+    assert [(p.path, p.problem) for p in parsed.data_problems] == [(path, problem)]
+    made = referrals(incident(children=[kid]), config)
+    assert {"MARAC", "IDVA"} <= set(made)
+    [(school, reasons)] = made["ENCOMPASS"]  # notified as usual, the school hears of it
+    assert school == SCHOOL and "child_data_problem" in reasons
+    assert child_checked_by_mash(incident(children=[kid]), config)
+
+
+def test_a_child_name_of_200_characters_is_kept(config):
+    parsed = accepted(incident(children=[child() | {"given_name": "x" * 200}]), config)
+    assert (parsed.children[0].given_name, parsed.data_problems) == ("x" * 200, ())
+
+
+def test_a_child_id_with_a_trailing_line_break_is_no_person_id(config):
+    notification = incident(children=[child(person_id="C" * 64 + "\n")])
+    assert data_problems(notification, config) == [("children[0].person_id", NOT_A_PERSON_ID)]
+
+
+@pytest.mark.parametrize("notice", [
+    {"type": "ASBO", "issued_at": "2026-11-20T22:00:00Z", "expires_at": "2026-11-22T22:00:00Z"},
+    {"type": "DVPN", "issued_at": "yesterday", "expires_at": "2026-11-22T22:00:00Z"},
+    {"type": "DVPN", "issued_at": "2026-11-20T22:00:00Z"},
+])
+def test_an_unreadable_protective_notice_is_ignored_and_the_incident_routed(config, notice):
+    notification = incident(protective_notice=notice)
+    parsed = accepted(notification, config)
+    assert parsed.protective_notice is None
+    assert [(p.path, p.problem) for p in parsed.data_problems] == [
+        ("protective_notice", "cannot be read: the notice is ignored")]
+    assert "MARAC" in referrals(notification, config)
+
+
+def test_a_notice_with_a_field_it_does_not_have_is_kept_without_that_field(config):
+    notice = {"type": "DVPO", "issued_at": "2026-11-20T22:00:00Z", "expires_at": "2026-11-22T22:00:00Z", "court": "x"}
+    parsed = accepted(incident(protective_notice=notice), config)
+    assert parsed.protective_notice.type == "DVPO"
+    assert [p.path for p in parsed.data_problems] == ["protective_notice.court"]
