@@ -215,8 +215,15 @@ def test_a_childs_date_of_birth_at_each_edge(config, born, problems, notified):
     made = referrals(notification, config)
     assert ("ENCOMPASS" in made) == notified
     assert child_checked_by_mash(notification, config) == bool(problems)
-    if notified:  # taken as under 18: notified as usual, to the school
-        assert made["ENCOMPASS"][0][0] == SCHOOL
+    if notified:  # taken as under 18: notified as usual, to the school, with child_data_problem
+        [(school, reasons)] = made["ENCOMPASS"]
+        assert school == SCHOOL and ("child_data_problem" in reasons) == bool(problems)
+
+
+def test_a_child_entry_without_a_date_of_birth_is_taken_as_under_18(config):
+    entry = child()
+    del entry["date_of_birth"]
+    assert data_problems(incident(children=[entry]), config) == [("children[0].date_of_birth", TAKEN_AS_UNDER_18)]
 
 
 def test_a_child_listed_twice_alike_is_notified_once_and_is_not_a_bad_entry(config):
@@ -479,6 +486,7 @@ def test_each_gender_of_the_contract_is_kept(config, gender):
      "Encompass coordinator"),
     ([child("C1", setting="boarding")], f"children[0].education: {UNREADABLE_EDUCATION}"),
     ([child("C1"), 7], "children[1]: is not an object"),
+    ([child("C1", born="2030-01-01")], f"children[0].date_of_birth: {TAKEN_AS_UNDER_18}"),
     ([child("C1", born="2000-01-01"), child("")],
      "children[0].date_of_birth: the person is 18 or over at reported_at: not a child, no Encompass notice; "
      f"children[1].person_id: {NOT_A_PERSON_ID}"),
@@ -555,3 +563,11 @@ def test_a_notice_with_a_field_it_does_not_have_is_kept_without_that_field(confi
     parsed = accepted(incident(protective_notice=notice), config)
     assert parsed.protective_notice.type == "DVPO"
     assert [p.path for p in parsed.data_problems] == ["protective_notice.court"]
+
+
+def test_a_report_from_more_than_an_hour_ahead_is_refused_with_its_problem(config):
+    from datetime import UTC, datetime
+    with pytest.raises(Refused) as refused:
+        parse_incident(json.dumps(incident()), config, received_at=datetime(2026, 11, 20, 21, 13, 59, tzinfo=UTC))
+    assert [(p.path, p.problem) for p in refused.value.problems] == [
+        ("reported_at", "is more than 1 hour after the hub received it")]
