@@ -571,3 +571,17 @@ def test_a_report_from_more_than_an_hour_ahead_is_refused_with_its_problem(confi
         parse_incident(json.dumps(incident()), config, received_at=datetime(2026, 11, 20, 21, 13, 59, tzinfo=UTC))
     assert [(p.path, p.problem) for p in refused.value.problems] == [
         ("reported_at", "is more than 1 hour after the hub received it")]
+
+
+def test_a_bad_child_entry_does_not_stop_the_children_after_it(config):
+    notification = incident(children=[7, child("C1", born="2000-01-01"), child("C2")])
+    assert [recipient for recipient, _ in referrals(notification, config)["ENCOMPASS"]] == [SCHOOL]
+    assert [c.person_id for c in accepted(notification, config).children] == ["C2"]
+
+
+def test_a_victim_without_a_gender_does_not_stop_the_perpetrators_being_read(config):
+    notification = incident(perpetrator__gender="man")
+    del notification["victim"]["gender"]
+    [perpetrator, (victim_path, victim_problem)] = data_problems(notification, config)
+    assert victim_path == "victim.gender" and victim_problem.endswith(': taken as "unknown"')
+    assert perpetrator == ("perpetrator.gender", "is not a known value: taken as unknown")
