@@ -585,3 +585,9 @@ def test_a_victim_without_a_gender_does_not_stop_the_perpetrators_being_read(con
     [perpetrator, (victim_path, victim_problem)] = data_problems(notification, config)
     assert victim_path == "victim.gender" and victim_problem.endswith(': taken as "unknown"')
     assert perpetrator == ("perpetrator.gender", "is not a known value: taken as unknown")
+
+
+def test_a_notice_that_is_not_an_object_is_ignored(config):
+    parsed = accepted(incident(protective_notice="DVPN until Sunday"), config)
+    assert parsed.protective_notice is None
+    assert [p.path for p in parsed.data_problems] == ["protective_notice"]
