@@ -135,3 +135,8 @@ def test_a_school_is_told_with_whom_the_child_lives(config):
     made = referral(config, incident(children=[child("C1", present=False, resides_with=["victim", "perpetrator"])]),
                     "ENCOMPASS")
     assert made.explanation[0] == "child_resident: the child lives with the victim and the perpetrator"
+
+
+def test_no_out_of_area_referral_when_no_pathway_it_would_stand_for_is_called_for(config):
+    notification = incident(local_authority="E08000012", risk=STANDARD_RISK, consent_to_share=False, children=[])
+    assert decisions(config, notification) == []
