@@ -215,3 +215,46 @@ def test_a_disclosure_id_never_changes_between_releases(config):
     decision, record_type, record = only(config, incident(), "MARAC")
     assert decision.referral_id == "ref-aa5a05a79675cf8ead047834"
     assert audit_record(record_type, record, "email", "x", AT)["disclosure_id"] == "dsc-0d556414b133a6e80aad14b2"
+
+
+@pytest.fixture
+def knowsley_own(config):
+    """Knowsley with thresholds and guidance of its own (areas may set both), St Helens as shipped."""
+    knowsley = config.areas[KNOWSLEY]
+    own = knowsley.model_copy(update={"risk": knowsley.risk.model_copy(update={"dash_high": 12, "dash_medium": 5}),
+                                      "encompass_guidance": "Knowsley's own guidance for a Key Adult."})
+    return config.model_copy(update={"areas": config.areas | {KNOWSLEY: own}})
+
+
+KNOWSLEY = "E08000011"
+
+
+@pytest.mark.parametrize("count, consent, pathway, level", [
+    (12, True, "MARAC", "high"),               # high in Knowsley, medium in St Helens
+    (7, True, "COMMUNITY_ADVOCACY", "medium"),  # medium in Knowsley, standard in St Helens
+    (7, False, "MASH_IDVA", "medium"),
+])
+def test_each_record_gives_the_risk_level_by_the_victims_own_areas_thresholds(knowsley_own, count, consent,
+                                                                             pathway, level):
+    notification = incident(local_authority=KNOWSLEY, consent_to_share=consent,
+                            risk={"tool": "DASH", "dash_yes_count": count})
+    _, _, record = only(knowsley_own, notification, pathway)
+    assert (record["risk"]["level"] if pathway == "MARAC" else record["risk_level"]) == level
+
+
+def test_a_school_is_given_the_victims_areas_guidance(knowsley_own):
+    _, _, record = only(knowsley_own, incident(local_authority=KNOWSLEY), "ENCOMPASS")
+    assert record["guidance"] == "Knowsley's own guidance for a Key Adult."
+
+
+@pytest.mark.parametrize("pathway, count", [("COMMUNITY_ADVOCACY", 3), ("MASH_IDVA", 3)])
+def test_an_amendment_moving_the_victim_out_of_the_partnership_is_told_by_the_forces_rules(config, pathway, count):
+    """A standing referral's amend record (no_longer_met) built from the corrected incident,
+    whose area the hub does not serve: the level comes from the area the force names."""
+    notification = incident(risk={"tool": "DASH", "dash_yes_count": count})
+    before = parse_incident(json.dumps(notification), config)
+    [standing] = [d for d in decide(before, History(), config) if d.pathway == pathway]
+    moved = parse_incident(json.dumps(notification | {"local_authority": "E08000012", "version": 2}), config)
+    amend = standing.__class__(**{**standing.__dict__, "action": "amend", "reasons": ("no_longer_met",)})
+    record_type, record = disclose(amend, moved, config)
+    assert (record["action"], record["risk_level"]) == ("amend", "standard")
