@@ -53,7 +53,7 @@ class OfflineRouter:
         history = self.pairs.get(pair, PairHistory())
         self.pairs[pair] = history.recording(incident, PairHistory.remembered(incident, actions),
                                              self.config)
-        return counter_allegation(incident, history, self.config, actions)
+        return counter_allegation(incident, history, actions)
 
     def revise_perpetrator(self, key: str, incident: Incident) -> list[Decision]:
         revision = revise_for_perpetrator(incident, self.perpetrators.get(key, PerpetratorHistory()),

@@ -240,7 +240,7 @@ def create_app(settings: HubSettings, config: HubConfig, codec: AvroCodec) -> fa
                 history = latest(pending, key, pairs, pair_history)
                 if history.is_stale(incident):
                     continue  # forwarded again after a restart; already published
-                decisions = counter_allegation(incident, history, config, decisions)
+                decisions = counter_allegation(incident, history, decisions)
                 await publish(batch, incident, decisions)
                 await batch.send(by_perpetrator, perpetrator_key(incident), value)
                 pending[key] = history.recording(incident, PairHistory.remembered(incident, decisions), config)

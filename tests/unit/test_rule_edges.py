@@ -140,3 +140,83 @@ def test_a_school_is_told_with_whom_the_child_lives(config):
 def test_no_out_of_area_referral_when_no_pathway_it_would_stand_for_is_called_for(config):
     notification = incident(local_authority="E08000012", risk=STANDARD_RISK, consent_to_share=False, children=[])
     assert decisions(config, notification) == []
+
+
+def test_a_dash_count_that_could_not_be_used_is_said_so_beside_the_officers_grade(config):
+    made = referral(config, incident(risk={"tool": "DASH", "dash_yes_count": 31, "officer_grade": "high"}), "MARAC")
+    assert made.explanation[0] == "professional_judgement: the officer graded the risk high; DASH result not usable"
+
+
+def test_the_mash_lists_the_children_living_elsewhere_by_id(config):
+    away = [child(f"C{n}", present=False, resides_with=[]) | {"related_to": ["victim"]} for n in (1, 2)]
+    made = referral(config, incident(children=away), "MASH_IDVA")
+    assert "child_related: 2 child(ren) of either adult living elsewhere: C1, C2" in made.explanation
+
+
+def test_a_childs_notice_says_the_entry_is_being_checked(config):
+    made = referral(config, incident(children=[child("C1", born="2030-01-01")]), "ENCOMPASS")
+    assert "child_data_problem: the child's entry needs checking (see the MASH referral)" in made.explanation
+
+
+def test_a_school_in_another_area_is_named_with_whose_school_days_count(config):
+    made = referral(config, incident(local_authority=KNOWSLEY), "ENCOMPASS")
+    assert made.explanation[2:4] == ("attends Example Park Primary School (URN 104808): its Key Adult is told",
+                                     "school days are those of St Helens, the school's area")
+
+
+def test_a_counter_allegation_on_the_same_day_is_before_this_one(config):
+    from tests.unit.test_rules_second_edition import reversed_pair
+    [marac] = [d for d in reversed_pair(config, 0) if d.pathway == "MARAC"]
+    assert "(incident merseyside/MP-1, 0 days before)" in marac.explanation[0]
+
+
+def test_a_recall_is_not_marked_as_a_counter_allegation(config):
+    from dataclasses import replace
+
+    from referral_hub.core.history import PairHistory, PairIncident
+    from referral_hub.core.rules import counter_allegation
+    parsed = parse_incident(json.dumps(incident()), config)
+    earlier = PairIncident("merseyside/MP-1", "MP-P-40007", datetime(2026, 11, 1, tzinfo=UTC))
+    [marac, *_] = decide(parsed, History(), config)
+    recall = replace(marac, action="recall", reasons=("wrong_person",))
+    assert counter_allegation(parsed, PairHistory((earlier,)), [recall, marac]) == [
+        recall, replace(marac, reasons=("visible_high_risk", "possible_counter_allegation"),
+                        linked_incidents=("merseyside/MP-1",))]
+
+
+def test_the_same_incident_again_makes_no_second_matac_referral(config):
+    from referral_hub.core.history import PerpetratorHistory, PerpetratorIncident
+    from referral_hub.core.rules import decide_for_perpetrator
+    parsed = parse_incident(json.dumps(incident(local_authority=KNOWSLEY)), config)
+    other = PerpetratorIncident("merseyside/OLD-1", "merseyside:OTHER", datetime(2026, 6, 1, tzinfo=UTC), False)
+    assert [d.pathway for d in decide_for_perpetrator(parsed, PerpetratorHistory((other,)), config)] == ["MATAC"]
+    again = PerpetratorIncident(parsed.reference, parsed.key, parsed.reported_at, True)
+    assert decide_for_perpetrator(parsed, PerpetratorHistory((other, again)), config) == []
+
+
+def test_a_matac_referral_an_amendment_first_brings_about_is_due_from_when_it_was_sent(config):
+    from referral_hub.core.history import PerpetratorHistory, PerpetratorIncident
+    from referral_hub.core.rules import decide_for_perpetrator
+    parsed = parse_incident(json.dumps(incident(local_authority=KNOWSLEY)), config)
+    other = PerpetratorIncident("merseyside/OLD-1", "merseyside:OTHER", datetime(2026, 6, 1, tzinfo=UTC), False)
+    sent = datetime(2026, 11, 25, 12, tzinfo=UTC)
+    [first] = decide_for_perpetrator(parsed, PerpetratorHistory((other,)), config)
+    [amended] = decide_for_perpetrator(parsed, PerpetratorHistory((other,)), config, clock_start=sent)
+    assert amended.due_at - first.due_at == sent - parsed.reported_at
+
+
+def test_a_notice_deadline_tying_with_the_usual_one_is_explained_by_the_usual_rule(config):
+    """3 working days after Friday 23:00 is Wednesday 09:00, 106 hours later: an area whose
+    notice hours are 106 gets the same moment both ways, and the explanation names the usual rule."""
+    area = config.areas["E08000013"]
+    deadlines = area.deadlines | {"COMMUNITY_ADVOCACY": area.deadlines["COMMUNITY_ADVOCACY"].model_copy(
+        update={"working_days": 3})}
+    tied = config.model_copy(update={"areas": config.areas | {"E08000013": area.model_copy(
+        update={"protective_notice_hours": 106, "deadlines": deadlines})}})
+    notice = {"type": "DVPN", "issued_at": "2026-11-20T22:00:00Z", "expires_at": "2026-12-20T22:00:00Z"}
+    notification = incident(reported_at="2026-11-20T23:00:00Z", occurred_at=None, risk=STANDARD_RISK,
+                            protective_notice=notice, children=[])
+    [made] = decide(parse_incident(json.dumps(notification), tied), History(), tied)
+    assert made.due_at == datetime(2026, 11, 25, 9, tzinfo=UTC)
+    assert made.explanation[-1] == ("due Wednesday 25 November 2026 09:00 UK time: 3 working days after the "
+                                    "report (Friday 20 November 2026 23:00)")
