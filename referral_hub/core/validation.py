@@ -496,8 +496,9 @@ def _repair(data: dict, loc: tuple, path: str) -> None:
         target[last] = SAFE_DEFAULTS[label]
     elif label.startswith("perpetrator.person_id"):
         del data["perpetrator"]  # no usable id: as if the perpetrator were unknown
-    else:  # never a list item: salvage has already dropped each bad flag, adult and child entry
-        target.pop(last, None)
+    else:  # a field sent with a bad value (never missing: each required field refuses, has a
+        # safe default or is salvaged first; never a list item: salvage drops bad items first)
+        del target[last]
 
 
 def _refusals(incident: Incident, config: HubConfig, received_at: datetime | None) -> list[Problem]:

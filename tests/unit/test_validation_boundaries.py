@@ -487,6 +487,8 @@ def test_each_gender_of_the_contract_is_kept(config, gender):
     ([child("C1", setting="boarding")], f"children[0].education: {UNREADABLE_EDUCATION}"),
     ([child("C1"), 7], "children[1]: is not an object"),
     ([child("C1", born="2030-01-01")], f"children[0].date_of_birth: {TAKEN_AS_UNDER_18}"),
+    ([child("C1") | {"family_name": 7}], 'children[0].family_name: is missing or not a name: taken as "(not given)"'),
+    ([child("C1") | {"present": None}], "children[0].present: is missing or not true or false: taken as present"),
     ([child("C1", born="2000-01-01"), child("")],
      "children[0].date_of_birth: the person is 18 or over at reported_at: not a child, no Encompass notice; "
      f"children[1].person_id: {NOT_A_PERSON_ID}"),
@@ -534,9 +536,15 @@ def test_a_childs_unreadable_name_or_presence_is_checked_by_the_mash_not_refused
     assert child_checked_by_mash(incident(children=[kid]), config)
 
 
-def test_a_child_name_of_200_characters_is_kept(config):
-    parsed = accepted(incident(children=[child() | {"given_name": "x" * 200}]), config)
-    assert (parsed.children[0].given_name, parsed.data_problems) == ("x" * 200, ())
+@pytest.mark.parametrize("name", ["J", "x" * 200])
+def test_a_child_name_of_1_to_200_characters_is_kept(config, name):
+    parsed = accepted(incident(children=[child() | {"given_name": name}]), config)
+    assert (parsed.children[0].given_name, parsed.data_problems) == (name, ())
+
+
+def test_a_childs_unreadable_name_reaches_the_school_as_not_given(config):
+    parsed = accepted(incident(children=[child() | {"given_name": None}]), config)
+    assert (parsed.children[0].given_name, parsed.children[0].family_name) == ("(not given)", "Example")
 
 
 def test_a_child_id_with_a_trailing_line_break_is_no_person_id(config):
