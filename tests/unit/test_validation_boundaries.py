@@ -599,3 +599,8 @@ def test_a_notice_that_is_not_an_object_is_ignored(config):
     parsed = accepted(incident(protective_notice="DVPN until Sunday"), config)
     assert parsed.protective_notice is None
     assert [p.path for p in parsed.data_problems] == ["protective_notice"]
+
+
+def test_a_child_listed_twice_does_not_stop_the_children_after_it(config):
+    notification = incident(children=[child("C1"), child("C1"), child("C2", urn="104809")])
+    assert [r for r, _ in referrals(notification, config)["ENCOMPASS"]] == [SCHOOL, "setting-104809"]
