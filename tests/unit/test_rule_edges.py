@@ -190,7 +190,8 @@ def test_the_same_incident_again_makes_no_second_matac_referral(config):
     parsed = parse_incident(json.dumps(incident(local_authority=KNOWSLEY)), config)
     other = PerpetratorIncident("merseyside/OLD-1", "merseyside:OTHER", datetime(2026, 6, 1, tzinfo=UTC), False)
     assert [d.pathway for d in decide_for_perpetrator(parsed, PerpetratorHistory((other,)), config)] == ["MATAC"]
-    again = PerpetratorIncident(parsed.reference, parsed.key, parsed.reported_at, True)
+    # seen before (whatever it made then): the same incident again changes nothing
+    again = PerpetratorIncident(parsed.reference, parsed.key, parsed.reported_at, False)
     assert decide_for_perpetrator(parsed, PerpetratorHistory((other, again)), config) == []
 
 
