@@ -73,7 +73,7 @@ class OfflineRouter:
         history = self.pairs.get(pair, PairHistory())
         self.pairs[pair] = history.recording(incident, PairHistory.remembered(incident, actions),
                                              self.config)
-        return counter_allegation(incident, history, self.config, actions)
+        return counter_allegation(incident, history, actions)
 
     def pair_lets_go(self, key: str | None, governing: Incident) -> None:
         """The two people an earlier version named no longer share the incident."""

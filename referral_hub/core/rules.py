@@ -358,7 +358,7 @@ class _Decider:
             if setting:
                 recipient_id = setting.recipient_id
                 notes = (f"attends {setting.name} (URN {setting.urn}): its Key Adult is told",)
-                school_area = self.config.areas.get(setting.local_authority, self.area)
+                school_area = self.config.areas[setting.local_authority]  # the directory is only of served areas
                 if school_area is not self.area:
                     notes += (f"school days are those of {school_area.name}, the school's area",)
             else:
@@ -425,8 +425,7 @@ def young_perpetrator(age: int, relationship: str) -> str:
     return f"perpetrator aged {age}"
 
 
-def counter_allegation(incident: Incident, history: PairHistory, config: HubConfig,
-                       decisions: list[Decision]) -> list[Decision]:
+def counter_allegation(incident: Incident, history: PairHistory, decisions: list[Decision]) -> list[Decision]:
     """Victim referrals carry `possible_counter_allegation` when this victim was recorded
     as the perpetrator against this perpetrator within 365 days (roles reversed), naming
     that incident, so that the MARAC or service looks at both before acting."""
@@ -470,7 +469,7 @@ def decide_for_perpetrator(incident: Incident, history: PerpetratorHistory,
 def decide(incident: Incident, history: History, config: HubConfig) -> list[Decision]:
     """Every referral this incident calls for."""
     victims = decide_for_victim(incident, history.victim, config)
-    return (counter_allegation(incident, history.pair, config, victims)
+    return (counter_allegation(incident, history.pair, victims)
             + decide_for_perpetrator(incident, history.perpetrator, config))
 
 

@@ -18,7 +18,8 @@ from typing import Any, get_args
 from pydantic import BaseModel, ValidationError
 
 from referral_hub.config import HubConfig
-from referral_hub.core.incident import (UK, DataProblem, Incident, LocationType, Setting, age_on)
+from referral_hub.core.incident import (UK, DataProblem, Incident, LocationType, ProtectiveNotice, Setting,
+                                        age_on)
 from referral_hub.core.incident import Flag, Gender, Grade
 
 LATEST_REPORT = timedelta(hours=1)  # reported_at may be this far after the hub receives it
@@ -67,7 +68,7 @@ def _path(loc: tuple) -> str:
     path = ""
     for part in loc:
         path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
-    return path or "(body)"
+    return path  # never empty: the body is a JSON object (_json_object), so every error has a field
 
 
 def field_label(path: str) -> str:
@@ -75,27 +76,23 @@ def field_label(path: str) -> str:
     and a field the contract does not have (its name is the sender's) as `(unknown field)`."""
     label = re.sub(r"\[\d+\]", "[]", path)
     names = [name.removesuffix("[]") for name in label.split(".")]
-    return label if all(name in CONTRACT_NAMES for name in names) else "(unknown field)"
+    known = _field_names(Incident) | {"(body)"}  # at each call, so that mutation testing reaches it
+    return label if all(name in known for name in names) else "(unknown field)"
 
 
 def _field_names(model: type[BaseModel]) -> set[str]:
     names = set(model.model_fields)
-    for info in model.model_fields.values():
-        for inner in [info.annotation, *get_args(info.annotation)]:
-            for candidate in [inner, *get_args(inner)]:
-                if isinstance(candidate, type) and issubclass(candidate, BaseModel):
-                    names |= _field_names(candidate)
+    for info in model.model_fields.values():  # a model, or one inside `X | None`, `list[X]`, `tuple[X, ...]`
+        for candidate in [info.annotation, *get_args(info.annotation)]:
+            if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+                names |= _field_names(candidate)
     return names
-
-
-CONTRACT_NAMES = _field_names(Incident) | {"(body)"}
 
 
 def is_refusing(path: str, data: dict) -> bool:
     """A problem at `path` refuses the notification: the field itself is needed, or it is
     the risk tool's result and no officer's grade gives a level instead."""
-    if path in REFUSING or any(path.startswith(field + ".") for field in REFUSING
-                               if field not in ("victim", "risk")):
+    if path in REFUSING:
         return True
     risk = data.get("risk")
     return path in RISK_RESULT and not (isinstance(risk, dict) and risk.get("officer_grade"))
@@ -131,6 +128,8 @@ def _json_object(raw: bytes | str) -> dict:
         raise Refused([Problem("(body)", f"Invalid JSON: {exc.msg} at character {exc.pos}")]) from None
     except ValueError as exc:
         raise Refused([Problem("(body)", f"Invalid JSON: {exc}")]) from None
+    except RecursionError:  # deeper than Python's parser goes, yet well under the size limit
+        raise Refused([Problem("(body)", "Invalid JSON: nested too deeply")]) from None
     if not isinstance(data, dict):
         raise Refused([Problem("(body)", "Input should be an object")])
     return data
@@ -178,6 +177,7 @@ def _no_constant(_name: str):
 # --- data problems: repaired or dropped before the contract is checked ----------------
 
 VOICE_MAX_CHARACTERS = 2000  # the spec: a longer voice is reported and ignored
+NAME_MAX_CHARACTERS = 200  # the contract's (incident._Person)
 
 class _Salvage:
     """Normalises real-world forms and drops what cannot be used, noting each as a problem."""
@@ -200,6 +200,7 @@ class _Salvage:
             self.postcode(victim)
         self.known_values()
         self.risk()
+        self.notice()
         self.children()
 
     def contact(self, victim: dict) -> None:
@@ -259,6 +260,18 @@ class _Salvage:
             del risk["dash_yes_count"]
             self.note("risk.dash_yes_count", "is not a DASH result (0-27): the officer's grade is used")
 
+    def notice(self) -> None:
+        """A protective notice that cannot be read is ignored (it could only shorten deadlines)."""
+        notice = self.data.get("protective_notice")
+        if not isinstance(notice, dict):
+            return  # null, or not an object: the contract's check reports and drops it
+        needed = {name: notice.get(name) for name in ProtectiveNotice.model_fields}
+        try:
+            ProtectiveNotice.model_validate_json(json.dumps(needed))
+        except ValidationError:
+            del self.data["protective_notice"]
+            self.note("protective_notice", "cannot be read: the notice is ignored")
+
     def children(self) -> None:
         entries = self.data.get("children")
         if entries is None:
@@ -296,7 +309,7 @@ class _Salvage:
             self.note(path, "is not an object", bad_child_entry=True)
             return None
         child, person_id = dict(entry), entry.get("person_id")
-        if not (isinstance(person_id, str) and PERSON_ID.match(person_id)):
+        if not (isinstance(person_id, str) and PERSON_ID.fullmatch(person_id)):
             self.note(f"{path}.person_id", "is missing or not a person id", bad_child_entry=True)
             return None
         if person_id in adults:
@@ -316,11 +329,26 @@ class _Salvage:
             self.note(f"{path}.date_of_birth", "the person is 18 or over at reported_at: not a "
                                                "child, no Encompass notice", bad_child_entry=True)
             return None
+        self.names_and_presence(path, child)
         self.education(path, child)
         for field in ("resides_with", "related_to"):
             self.adults(path, child, field)
         self.voice(path, child)
         return child
+
+    def names_and_presence(self, path: str, child: dict) -> None:
+        """A name or `present` that cannot be read: the child is still notified (as present,
+        so that the school hears of it), and the MASH checks the entry."""
+        for field in ("given_name", "family_name"):
+            name = child.get(field)
+            if not (isinstance(name, str) and 1 <= len(name) <= NAME_MAX_CHARACTERS):
+                child[field], child["data_problem"] = "(not given)", "check"
+                self.note(f"{path}.{field}", "is missing or not a name: taken as \"(not given)\"",
+                          bad_child_entry=True)
+        if not isinstance(child.get("present"), bool):
+            child["present"], child["data_problem"] = True, "check"
+            self.note(f"{path}.present", "is missing or not true or false: taken as present",
+                      bad_child_entry=True)
 
     def education(self, path: str, child: dict) -> None:
         education = child.get("education")
@@ -468,10 +496,9 @@ def _repair(data: dict, loc: tuple, path: str) -> None:
         target[last] = SAFE_DEFAULTS[label]
     elif label.startswith("perpetrator.person_id"):
         del data["perpetrator"]  # no usable id: as if the perpetrator were unknown
-    elif isinstance(target, list):
+    else:  # a field sent with a bad value (never missing: each required field refuses, has a
+        # safe default or is salvaged first; never a list item: salvage drops bad items first)
         del target[last]
-    else:
-        target.pop(last, None)
 
 
 def _refusals(incident: Incident, config: HubConfig, received_at: datetime | None) -> list[Problem]:

@@ -327,7 +327,7 @@ def create_app(settings: HubSettings, config: HubConfig, codec: AvroCodec) -> fa
                     continue
                 if history.is_stale(incident):
                     continue  # forwarded again after a restart; already published
-                decisions = counter_allegation(incident, history, config, decisions)
+                decisions = counter_allegation(incident, history, decisions)
                 await publish(batch, incident, decisions)
                 await batch.send(by_perpetrator, perpetrator_key(incident), value)
                 pending[key] = history.recording(incident, PairHistory.remembered(incident, decisions), config)
