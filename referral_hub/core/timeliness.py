@@ -58,9 +58,11 @@ def record_event(status: dict | None, event: dict) -> tuple[dict, list[Observati
     elif is_first_contact_type(status["pathway"], kind) and not status.get("contacted_at"):
         status["contacted_at"] = at.isoformat()
         observations.append(Observation("first_contact", seconds, at <= event["due_at"]))
+    # The first outcome stands (a later report changes nothing), but a recall ends whatever
+    # was before: made again to another recipient (same id), the referral is open for it.
     if (kind in CLOSING_OUTCOMES or is_first_contact_type(status["pathway"], kind)) \
-            and not status.get("outcome"):
-        status |= {"outcome": kind, "closed_at": at.isoformat()}
+            and (kind == "recalled" or not status.get("outcome")):
+        status["outcome"] = kind
     return status, observations
 
 
