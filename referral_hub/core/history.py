@@ -69,10 +69,16 @@ def uk_day(moment: datetime) -> date:
     return moment.astimezone(UK).date()
 
 
+def beyond_window(reported_at: datetime, day: date, keep_days: int) -> bool:
+    """Whether an incident reported then lies more than `keep_days` UK calendar days before
+    `day`: no rule deciding on that day looks back to it."""
+    return (day - uk_day(reported_at)).days > keep_days
+
+
 def _forget_older(entries: tuple, keep_days: int) -> tuple:
     """Drop what lies outside every rule's window, counted back from the newest entry."""
     newest = max(uk_day(e.reported_at) for e in entries)
-    return tuple(e for e in entries if (newest - uk_day(e.reported_at)).days <= keep_days)
+    return tuple(e for e in entries if not beyond_window(e.reported_at, newest, keep_days))
 
 
 @dataclass(frozen=True)
@@ -92,7 +98,7 @@ class _PersonHistory:
         """Whether every incident of it lies more than `keep_days` UK calendar days before
         `today`: no rule looks back to it from an incident reported today or later, so the
         person can leave the router's table (with the notifications it keeps)."""
-        return all((today - uk_day(p.reported_at)).days > keep_days for p in self.incidents)
+        return all(beyond_window(p.reported_at, today, keep_days) for p in self.incidents)
 
     def entry(self, reference: str):
         return next((prior for prior in self.incidents if prior.reference == reference), None)

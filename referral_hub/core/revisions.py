@@ -19,7 +19,7 @@ from typing import Callable
 
 from referral_hub.config import HubConfig
 from referral_hub.core.disclosure import disclose
-from referral_hub.core.history import PerpetratorHistory, SentReferral, VictimHistory, uk_day
+from referral_hub.core.history import PerpetratorHistory, SentReferral, VictimHistory, beyond_window
 from referral_hub.core.incident import Incident
 from referral_hub.core.rules import Decision, decide_for_perpetrator, decide_for_victim, pair_key, perpetrator_key
 
@@ -131,8 +131,7 @@ class LastVersion:
     def forgotten(self, today: date, keep_days: int) -> bool:
         """As a person's history (history._PersonHistory.forgotten): the incident lies more
         than `keep_days` UK calendar days before `today`."""
-        reported_at = Incident.model_validate_json(self.notification).reported_at
-        return (today - uk_day(reported_at)).days > keep_days
+        return beyond_window(Incident.model_validate_json(self.notification).reported_at, today, keep_days)
 
 
 def claimed(incident: Incident, last: LastVersion | None) -> tuple[LastVersion | None, tuple[str, Incident] | None]:

@@ -298,7 +298,7 @@ def create_app(settings: HubSettings, config: HubConfig, codec: AvroCodec) -> fa
                 if incident is None:
                     continue
                 key = event.key.decode()
-                last = pending[key] if key in pending else last_version(last_versions[key])
+                last = latest(pending, key, last_versions, last_version)
                 now, departure = claimed(incident, last)
                 if departure:
                     victim_key, governing = departure
