@@ -44,8 +44,29 @@ class IdempotentProducer(faust_aiokafka.Producer):
         return {**super()._settings_extra(), "acks": "all", "enable_idempotence": True}
 
 
+# How long the broker may hold a fetch that finds nothing new. aiokafka keeps one fetch in
+# flight per broker, and a partition whose records were still buffered when it went out is
+# not in it: that partition's next records wait until the broker answers, up to this long,
+# at each stage. faust asks for 1.5 s. Idle, each fetch comes back empty after this long:
+# at 50 ms that is 20 fetches a second, about 2% of a core (at 20 ms, 5%).
+FETCH_MAX_WAIT_MS = 50
+
+
+class PromptConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
+    def _create_worker_consumer(self, transport):
+        consumer = super()._create_worker_consumer(transport)
+        consumer._fetch_max_wait_ms = FETCH_MAX_WAIT_MS  # faust hard-codes 1500; read at start()
+        return consumer
+
+
+class PromptConsumer(faust_aiokafka.Consumer):
+    def _new_consumer_thread(self):
+        return PromptConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+
 class IdempotentTransport(faust_aiokafka.Transport):
     Producer = IdempotentProducer
+    Consumer = PromptConsumer
 
 
 # RocksDB's memory, one budget for all of a service's databases. faust opens one database per
