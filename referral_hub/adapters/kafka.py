@@ -61,17 +61,17 @@ class _Producer(Producer):
     """confluent-kafka's Producer, which (a C type) cannot be referred to weakly; this can."""
 
 
-def make_producer(settings: KafkaSettings) -> Producer:
+def make_producer(settings: KafkaSettings, delivery_timeout_seconds: int = DELIVERY_TIMEOUT_SECONDS) -> Producer:
     # acks=all with idempotence: an accepted notification is on the broker, once.
     # murmur2 as in Java and aiokafka (faust): one key, one partition, whoever writes it.
-    # A record not confirmed in DELIVERY_TIMEOUT_SECONDS is given up (librdkafka's default
+    # A record not confirmed in `delivery_timeout_seconds` is given up (librdkafka's default
     # is 5 minutes): produce_and_wait's caller learns its fate before it answers anyone.
     # linger 1 ms, not librdkafka's 5: every POST waits for its record, so the linger is in
     # ingest's every answer; under load the records queued while a request is out still
     # go together (make bench: ingest p50 15 -> 10 ms at 50/s).
     producer = _Producer(_client_config(settings) | {"acks": "all", "enable.idempotence": True,
                                                     "linger.ms": 1, "partitioner": "murmur2_random",
-                                                    "message.timeout.ms": DELIVERY_TIMEOUT_SECONDS * 1000})
+                                                    "message.timeout.ms": delivery_timeout_seconds * 1000})
     # Delivery reports are served here, so a thread waiting for its record (produce_and_wait)
     # sleeps on an event instead of polling: ingest's request threads would otherwise take
     # turns at the GIL every few milliseconds.

@@ -27,7 +27,7 @@ from referral_hub.adapters.logs import get_logger
 from referral_hub.adapters.metrics import DELIVERED, TIME_TO_NOTIFY, UNDELIVERABLE
 from referral_hub.adapters.records import contact_event, dead_letter
 from referral_hub.settings import HubSettings
-from referral_hub.adapters.streaming import Batch, agent, each_event, faust_app, raw_topic, send_and_wait
+from referral_hub.adapters.streaming import Batch, agent, batch_producer, each_event, faust_app, raw_topic, send_and_wait
 from referral_hub.adapters.topics import (
     AUDIT,
     CONTACTS,
@@ -49,6 +49,7 @@ BATCH = 200  # deliveries at most between two waits for the broker
 
 def create_app(settings: HubSettings, config: HubConfig, codec: AvroCodec) -> faust.App:
     app = faust_app(APP_ID, settings, settings.notify_host, settings.notify_port)
+    producer = batch_producer(settings)
     clock = Clock(settings.clock_file)
     work = app.topic(DELIVERIES, WEBHOOK_RETRIES, key_type=bytes, value_type=bytes,
                      key_serializer="raw", value_serializer="raw")
@@ -106,14 +107,14 @@ def create_app(settings: HubSettings, config: HubConfig, codec: AvroCodec) -> fa
         async def done(self) -> None:
             if not self.pending:
                 return
-            to_recipients, after, now = Batch(), Batch(), clock.now()
+            to_recipients, after, now = Batch(producer), Batch(producer), clock.now()
             for _, victim_key, _, record, value in self.pending:
-                await to_recipients.send(recipient_topics[config.topic_for(record["recipient"])], victim_key, value)
+                to_recipients.send(recipient_topics[config.topic_for(record["recipient"])], victim_key, value)
             await to_recipients.done()
             for event, victim_key, record_type, record, _ in self.pending:
                 topic_name = config.topic_for(record["recipient"])
                 for topic, key, value in delivery_records(record_type, record, "kafka", topic_name, now):
-                    await after.send(topic, key, value)
+                    after.send(topic, key, value)
             for victim_key, referral_ids in self.later.items():
                 event = next(e for e, key, *_ in reversed(self.pending) if key == victim_key)
                 after.write_after(event, delivered, victim_key, referral_ids)

@@ -71,7 +71,7 @@ from referral_hub.core.revisions import (LastVersion, claimed, depart_victim, re
                                         revise_for_victim)
 from referral_hub.core.rules import Decision, counter_allegation, pair_key, perpetrator_key
 from referral_hub.settings import HubSettings
-from referral_hub.adapters.streaming import Batch, agent, each_event, faust_app, raw_topic, send_and_wait
+from referral_hub.adapters.streaming import Batch, agent, batch_producer, each_event, faust_app, raw_topic, send_and_wait
 from referral_hub.adapters.topics import (CONTACTS, DELIVERIES, INCIDENTS, INCIDENTS_BY_INCIDENT, INCIDENTS_BY_PAIR,
                                           INCIDENTS_BY_PERPETRATOR, INCIDENTS_DEPARTED, INCIDENTS_DLQ,
                                           INCIDENTS_QUALITY,
@@ -149,6 +149,7 @@ def _json_ready(value):
 
 def create_app(settings: HubSettings, config: HubConfig, codec: AvroCodec) -> faust.App:
     app = faust_app(APP_ID, settings, settings.router_host, settings.router_port)
+    producer = batch_producer(settings)
     clock = Clock(settings.clock_file)
     DEAD_LETTERS.labels("router")  # from the start, so Prometheus's increase() sees the first
     for pathway in get_args(Pathway):  # every pathway on the dashboard from the start, at 0
@@ -192,19 +193,19 @@ def create_app(settings: HubSettings, config: HubConfig, codec: AvroCodec) -> fa
             "dead-letter", dead_letter("router", [problem], value, len(value))))
         DEAD_LETTERS.labels("router").inc()
 
-    async def publish(batch: Batch, incident: Incident, decisions: list[Decision], key: str | None = None) -> None:
+    def publish(batch: Batch, incident: Incident, decisions: list[Decision], key: str | None = None) -> None:
         """`key`: the victim whose referrals these are, when the incident now names another."""
         key = key or incident.key
         for decision in decisions:
             record = decision.as_record()
-            await batch.send(referrals, key, codec.encode("referral", record))
+            batch.send(referrals, key, codec.encode("referral", record))
             # What the recipient is sent: only the data it needs (disclosure.py).
-            await batch.send(deliveries, key, codec.encode(*disclose(decision, incident, config)))
+            batch.send(deliveries, key, codec.encode(*disclose(decision, incident, config)))
             # A referral's life starts with `referred` and a recall ends it; the tracker
             # times it from contacts.v1. An amend keeps the referral's clock.
             life = LIFE_EVENTS.get(decision.action)
             if life:
-                await batch.send(contacts, decision.referral_id, codec.encode(
+                batch.send(contacts, decision.referral_id, codec.encode(
                     "contact-event", contact_event(record, life, clock.now())))
             if decision.action == "refer":
                 REFERRALS.labels(decision.pathway, decision.area).inc()
@@ -213,58 +214,58 @@ def create_app(settings: HubSettings, config: HubConfig, codec: AvroCodec) -> fa
                  actions=[d.action for d in decisions],
                  pathways=[d.pathway for d in decisions], config_version=config.version)
 
-    async def report_stale(batch: Batch, incident: Incident) -> None:
+    def report_stale(batch: Batch, incident: Incident) -> None:
         """The same or a lower version, or one after a withdrawal: a data problem, nothing else."""
         STALE_VERSIONS.inc()
         DUPLICATE_INCIDENTS.inc()
         DATA_PROBLEMS.labels("version").inc()
-        await batch.send(quality, incident.reference, codec.encode("data-problem", {
+        batch.send(quality, incident.reference, codec.encode("data-problem", {
             "received_at": clock.now(), "source": "router", "force": incident.force,
             "incident_id": incident.incident_id, "version": incident.version,
             "area": incident.local_authority, "path": "version", "field": "version",
             "problem": "stale", "bad_child_entry": False}))
         log.info("incident_version_stale", incident_ref=incident.reference, version=incident.version)
 
-    async def forget_perpetrator(batch: Batch, former: tuple[str, Incident] | None) -> None:
+    def forget_perpetrator(batch: Batch, former: tuple[str, Incident] | None) -> None:
         if former:  # no longer named: that stage recalls its referrals and lets the incident go
             former_key, without = former
-            await batch.send(by_perpetrator, former_key, codec.encode("incident", without.model_dump()))
+            batch.send(by_perpetrator, former_key, codec.encode("incident", without.model_dump()))
 
-    async def leave_pair(batch: Batch, former_pair: str | None, governing: bytes) -> None:
+    def leave_pair(batch: Batch, former_pair: str | None, governing: bytes) -> None:
         """No longer named together: their pair history lets the incident go. On the pair's
         own partition, so after the earlier version this stage sent there."""
         if former_pair:
-            await batch.send(by_pair, former_pair, codec.encode(
+            batch.send(by_pair, former_pair, codec.encode(
                 "routed-incident", routed_incident(governing, [], departed=True)))
 
-    async def take(batch: Batch, incident: Incident, value: bytes, key: str,
+    def take(batch: Batch, incident: Incident, value: bytes, key: str,
                    history: VictimHistory) -> VictimHistory | None:
         """A notification into its victim's history: the history after, None when stale."""
         revision = revise_for_victim(incident, history, config)
         if revision.stale:
-            await report_stale(batch, incident)
+            report_stale(batch, incident)
             return None
         if incident.perpetrator:  # published by the pair stage, after its own check
-            await batch.send(by_pair, pair_key(incident),
+            batch.send(by_pair, pair_key(incident),
                              codec.encode("routed-incident", routed_incident(value, revision.actions)))
         else:
-            await publish(batch, incident, revision.actions)
+            publish(batch, incident, revision.actions)
         for later, action in revision.late_effects:  # a late notification's effect on them
-            await publish(batch, later, [action])
-        await forget_perpetrator(batch, revision.former_perpetrator)
-        await leave_pair(batch, revision.former_pair, value)
-        await batch.send(by_incident, incident.reference, value)  # whose incident it is now
+            publish(batch, later, [action])
+        forget_perpetrator(batch, revision.former_perpetrator)
+        leave_pair(batch, revision.former_pair, value)
+        batch.send(by_incident, incident.reference, value)  # whose incident it is now
         return revision.history
 
-    async def let_go(batch: Batch, incident: Incident, value: bytes, key: str,
+    def let_go(batch: Batch, incident: Incident, value: bytes, key: str,
                      history: VictimHistory) -> VictimHistory | None:
         """A version naming another victim, out of this (earlier) victim's history."""
         revision = depart_victim(incident, history, config)
         if revision.stale:
             return None  # let go already (a replay), or a higher version came back here
-        await publish(batch, incident, revision.actions, key)
-        await forget_perpetrator(batch, revision.former_perpetrator)
-        await leave_pair(batch, revision.former_pair, value)
+        publish(batch, incident, revision.actions, key)
+        forget_perpetrator(batch, revision.former_perpetrator)
+        leave_pair(batch, revision.former_pair, value)
         return revision.history
 
     # Each stage reads a key's history as the batch's earlier events left it (`pending`)
@@ -272,7 +273,7 @@ def create_app(settings: HubSettings, config: HubConfig, codec: AvroCodec) -> fa
     @agent(app, incidents, batches_of=BATCH)
     async def route_for_victims(batches):
         async for events in batches:
-            batch, pending = Batch(), {}
+            batch, pending = Batch(producer), {}
             for event in each_event(events):
                 topic = event.message.topic
                 incident = await readable(event.key, event.value, topic)
@@ -281,7 +282,7 @@ def create_app(settings: HubSettings, config: HubConfig, codec: AvroCodec) -> fa
                 departed_from = topic == INCIDENTS_DEPARTED  # the incident now names another victim
                 key = event.key.decode() if departed_from else incident.key
                 handle = let_go if departed_from else take
-                after = await handle(batch, incident, event.value, key, latest(pending, key, victims, victim_history))
+                after = handle(batch, incident, event.value, key, latest(pending, key, victims, victim_history))
                 if after is not None:
                     pending[key] = after
                     batch.write_after(event, victims, key, as_table_value(after))
@@ -292,7 +293,7 @@ def create_app(settings: HubSettings, config: HubConfig, codec: AvroCodec) -> fa
         """Per incident, the victim its last version named: a version naming another one
         sends the governing version to the victim that must let the incident go."""
         async for events in batches:
-            batch, pending = Batch(), {}
+            batch, pending = Batch(producer), {}
             for event in each_event(events):
                 incident = await readable(event.key, event.value, INCIDENTS_BY_INCIDENT)
                 if incident is None:
@@ -302,7 +303,7 @@ def create_app(settings: HubSettings, config: HubConfig, codec: AvroCodec) -> fa
                 now, departure = claimed(incident, last)
                 if departure:
                     victim_key, governing = departure
-                    await batch.send(departed, victim_key, codec.encode("incident", governing.model_dump()))
+                    batch.send(departed, victim_key, codec.encode("incident", governing.model_dump()))
                 if now != last:
                     pending[key] = now
                     batch.write_after(event, last_versions, key, asdict(now))
@@ -311,7 +312,7 @@ def create_app(settings: HubSettings, config: HubConfig, codec: AvroCodec) -> fa
     @agent(app, by_pair, batches_of=BATCH)
     async def route_for_pairs(batches):
         async for events in batches:
-            batch, pending = Batch(), {}
+            batch, pending = Batch(producer), {}
             for event in each_event(events):
                 routed = await readable_routed(event.key, event.value)
                 if routed is None:
@@ -328,8 +329,8 @@ def create_app(settings: HubSettings, config: HubConfig, codec: AvroCodec) -> fa
                 if history.is_stale(incident):
                     continue  # forwarded again after a restart; already published
                 decisions = counter_allegation(incident, history, decisions)
-                await publish(batch, incident, decisions)
-                await batch.send(by_perpetrator, perpetrator_key(incident), value)
+                publish(batch, incident, decisions)
+                batch.send(by_perpetrator, perpetrator_key(incident), value)
                 pending[key] = history.recording(incident, PairHistory.remembered(incident, decisions), config)
                 batch.write_after(event, pairs, key, as_table_value(pending[key]))
             await batch.done()
@@ -337,7 +338,7 @@ def create_app(settings: HubSettings, config: HubConfig, codec: AvroCodec) -> fa
     @agent(app, by_perpetrator, batches_of=BATCH)
     async def route_for_perpetrators(batches):
         async for events in batches:
-            batch, pending = Batch(), {}
+            batch, pending = Batch(producer), {}
             for event in each_event(events):
                 key = event.key.decode()
                 incident = await readable(event.key, event.value, INCIDENTS_BY_PERPETRATOR)
@@ -348,7 +349,7 @@ def create_app(settings: HubSettings, config: HubConfig, codec: AvroCodec) -> fa
                 if revision.stale:
                     continue  # forwarded again after a restart; already counted
                 if revision.actions:
-                    await publish(batch, incident, revision.actions)
+                    publish(batch, incident, revision.actions)
                 pending[key] = revision.history
                 batch.write_after(event, perpetrators, key, as_table_value(revision.history))
             await batch.done()
