@@ -10,13 +10,26 @@ from pathlib import Path
 class Clock:
     def __init__(self, file: Path | None = None):
         self._file = file
+        self._read: tuple[tuple[int, int, int], datetime | None] | None = None  # (file's identity, its time)
 
     def now(self) -> datetime:
-        if self._file and self._file.exists():
+        return self._set_time() or datetime.now(UTC)
+
+    def _set_time(self) -> datetime | None:
+        """The file's time, read again only when the file changed (set_clock_file renames a
+        new one into place): read on every call, it was a tenth of the router's time in a
+        replay, which runs on a set clock."""
+        if not self._file:
+            return None
+        try:
+            stat = os.stat(self._file)
+        except FileNotFoundError:
+            return None
+        identity = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+        if self._read is None or self._read[0] != identity:
             text = self._file.read_text().strip()
-            if text:
-                return datetime.fromisoformat(text).astimezone(UTC)
-        return datetime.now(UTC)
+            self._read = identity, datetime.fromisoformat(text).astimezone(UTC) if text else None
+        return self._read[1]
 
 
 def set_clock_file(file: Path, moment: datetime) -> None:

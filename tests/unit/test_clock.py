@@ -34,3 +34,14 @@ def test_a_reader_during_the_writes_sees_only_times_set(tmp_path):
     done.set()
     reader.join()
     assert seen <= {START, *moments}
+
+
+def test_a_clock_follows_each_time_set_and_real_time_once_the_file_is_gone(tmp_path):
+    file = tmp_path / "clock"
+    clock = Clock(file)
+    set_clock_file(file, START)
+    assert clock.now() == START
+    set_clock_file(file, START + timedelta(days=1))  # the same size: a new file all the same
+    assert clock.now() == START + timedelta(days=1)
+    file.unlink()
+    assert abs(clock.now() - datetime.now(UTC)) < timedelta(minutes=1)
