@@ -1,9 +1,10 @@
 """`make bench`: the streaming path on the project's own local broker (never part of `make test`).
 
-1. Steady load: after a warm-up of 15 s at 50/s, valid synthetic incidents POSTed to ingest at 50/s, then at higher rates
-   until one does not hold; a surge of 200/s. Per referral, the time from the POST's answer
-   to its decision on referrals.v1 and to its record on the recipient's topic (when the
-   bench's consumer received it), whether a backlog grew, and ingest's own answer times.
+1. Steady load: after a warm-up of 15 s at 50/s, valid synthetic incidents POSTed to ingest
+   at 50/s, then at higher rates until one does not hold; a surge of 200/s. Per referral,
+   the time from the POST's answer to its decision on referrals.v1 and to its record on the
+   recipient's topic (when the bench's consumer received it), whether a backlog grew, and
+   ingest's own answer times.
 2. Replay: N validated incidents on incidents.v1 before the router starts; how fast it
    decides them all, against a bare confluent-kafka loop (bench/bare_loop.py) over the same
    topic; the router's peak memory; then the same at 3 x N.

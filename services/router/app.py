@@ -246,7 +246,7 @@ def create_app(settings: HubSettings, config: HubConfig, codec: AvroCodec) -> fa
                 "routed-incident", routed_incident(governing, [], departed=True)))
 
     def take(batch: Batch, incident: Incident, value: bytes, key: str,
-                   history: VictimHistory) -> VictimHistory | None:
+             history: VictimHistory) -> VictimHistory | None:
         """A notification into its victim's history: the history after, None when stale."""
         revision = revise_for_victim(incident, history, config)
         if revision.stale:
@@ -254,7 +254,7 @@ def create_app(settings: HubSettings, config: HubConfig, codec: AvroCodec) -> fa
             return None
         if incident.perpetrator:  # published by the pair stage, after its own check
             batch.send(by_pair, pair_key(incident),
-                             codec.encode("routed-incident", routed_incident(value, revision.actions)))
+                       codec.encode("routed-incident", routed_incident(value, revision.actions)))
         else:
             publish(batch, incident, revision.actions)
         for later, action in revision.late_effects:  # a late notification's effect on them
@@ -265,7 +265,7 @@ def create_app(settings: HubSettings, config: HubConfig, codec: AvroCodec) -> fa
         return revision.history
 
     def let_go(batch: Batch, incident: Incident, value: bytes, key: str,
-                     history: VictimHistory) -> VictimHistory | None:
+               history: VictimHistory) -> VictimHistory | None:
         """A version naming another victim, out of this (earlier) victim's history."""
         revision = depart_victim(incident, history, config)
         if revision.stale:
